@@ -1,0 +1,15 @@
+"""One descriptor per exported network."""
+
+from __future__ import annotations
+
+from export.descriptors.base import ComponentDescriptor, TensorSpec
+from export.descriptors.text_encoder import TextEncoderDescriptor
+from export.descriptors.unet import UNetControlNetDescriptor, UNetDescriptor
+from export.descriptors.vae import VaeDecoderDescriptor, VaeEncoderDescriptor
+
+DESCRIPTORS: dict[str, type[ComponentDescriptor]] = {
+    cls.name: cls
+    for cls in (TextEncoderDescriptor, UNetDescriptor, UNetControlNetDescriptor, VaeDecoderDescriptor, VaeEncoderDescriptor)
+}
+
+__all__ = ["DESCRIPTORS", "ComponentDescriptor", "TensorSpec"]

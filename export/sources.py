@@ -1,0 +1,165 @@
+"""Where a pipeline's weights come from: a random-weight preset or `from_pretrained` (hub id or local dir).
+
+Presets use the real diffusers/transformers classes with a fixed seed, so the same preset always
+builds the same weights (tests rebuild them to get the reference pipeline).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+from export.tokenizer import CLIP_MAX_LENGTH, offline_clip_tokenizer
+
+log = logging.getLogger(__name__)
+
+# Stable Diffusion 1.x noise schedule (what every SD1.5 scheduler_config.json holds).
+SD_SCHEDULER_CONFIG: dict[str, Any] = {
+    "num_train_timesteps": 1000,
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "clip_sample": False,
+    "set_alpha_to_one": False,
+    "steps_offset": 1,
+    "prediction_type": "epsilon",
+}
+
+
+@dataclass
+class PipelineSource:
+    """The torch modules and configs of one Stable Diffusion style pipeline."""
+
+    name: str
+    text_encoder: CLIPTextModel
+    tokenizer: CLIPTokenizer
+    unet: UNet2DConditionModel
+    vae: AutoencoderKL
+    scheduler_config: dict[str, Any]
+
+    def module(self, attribute: str) -> torch.nn.Module:
+        return getattr(self, attribute)
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def unet_latent_stride(self) -> int:
+        """Latent sizes must be multiples of this (one halving per UNet downsampler)."""
+        return 2 ** (len(self.unet.config.block_out_channels) - 1)
+
+    def diffusers_pipeline(self, scheduler: SchedulerMixin | None = None) -> StableDiffusionPipeline:
+        """The reference pipeline on these exact weights."""
+        return StableDiffusionPipeline(
+            vae=self.vae,
+            text_encoder=self.text_encoder,
+            tokenizer=self.tokenizer,
+            unet=self.unet,
+            scheduler=scheduler or DDIMScheduler.from_config(self.scheduler_config),
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+
+    def save_pretrained(self, directory: Path) -> None:
+        self.diffusers_pipeline().save_pretrained(directory)
+
+
+def _seeded(builder: Callable[[], torch.nn.Module], seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return builder().eval()
+
+
+def _clip_text_config(**overrides: Any) -> CLIPTextConfig:
+    tokenizer_ids = {"bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 49407}
+    return CLIPTextConfig(vocab_size=49408, max_position_embeddings=CLIP_MAX_LENGTH, **tokenizer_ids, **overrides)
+
+
+def tiny_source(seed: int = 0) -> PipelineSource:
+    """Random weights, real architectures, small sizes: fast on CPU, for tests and the demo."""
+    text_encoder = _seeded(lambda: CLIPTextModel(_clip_text_config(
+        hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, projection_dim=32,
+    )), seed)
+    unet = _seeded(lambda: UNet2DConditionModel(
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(32, 64),
+        layers_per_block=2,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        norm_num_groups=32,
+    ), seed + 1)
+    vae = _seeded(lambda: AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        block_out_channels=(32, 32, 64, 64),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=32,
+        sample_size=128,
+    ), seed + 2)
+    return PipelineSource("tiny", text_encoder, offline_clip_tokenizer(), unet, vae, dict(SD_SCHEDULER_CONFIG))
+
+
+def sd15_source(seed: int = 0) -> PipelineSource:
+    """The full Stable Diffusion 1.5 architecture with random weights (no download), for benchmarks."""
+    text_encoder = _seeded(lambda: CLIPTextModel(_clip_text_config(
+        hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
+        projection_dim=768, hidden_act="quick_gelu",
+    )), seed)
+    unet = _seeded(lambda: UNet2DConditionModel(
+        sample_size=64,
+        cross_attention_dim=768,
+        attention_head_dim=8,
+        block_out_channels=(320, 640, 1280, 1280),
+        layers_per_block=2,
+    ), seed + 1)
+    vae = _seeded(lambda: AutoencoderKL(
+        block_out_channels=(128, 256, 512, 512),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=2,
+        latent_channels=4,
+        sample_size=512,
+    ), seed + 2)
+    return PipelineSource("sd15", text_encoder, offline_clip_tokenizer(), unet, vae, dict(SD_SCHEDULER_CONFIG))
+
+
+PRESETS: dict[str, Callable[[], PipelineSource]] = {"tiny": tiny_source, "sd15": sd15_source}
+
+
+def pretrained_source(path_or_id: str) -> PipelineSource:
+    """A diffusers Stable Diffusion checkpoint: a Hugging Face id or a directory from `save_pretrained`."""
+    log.info("loading pipeline weights from %s", path_or_id)
+    pipeline = StableDiffusionPipeline.from_pretrained(path_or_id, safety_checker=None, requires_safety_checker=False)
+    return PipelineSource(
+        name=Path(path_or_id).name or str(path_or_id),
+        text_encoder=pipeline.text_encoder.eval(),
+        tokenizer=pipeline.tokenizer,
+        unet=pipeline.unet.eval(),
+        vae=pipeline.vae.eval(),
+        scheduler_config=dict(pipeline.scheduler.config),
+    )
+
+
+def load_source(preset: str | None = None, model: str | None = None) -> PipelineSource:
+    if (preset is None) == (model is None):
+        raise ValueError("give exactly one of a preset or a model id/path")
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+        return PRESETS[preset]()
+    return pretrained_source(model)

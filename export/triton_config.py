@@ -1,0 +1,56 @@
+"""Generates a component's config.pbtxt from its descriptor (through Triton's own protobuf schema)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as pb
+
+from export.descriptors import ComponentDescriptor
+
+
+@dataclass(frozen=True)
+class BatchingOptions:
+    max_queue_delay_us: int = 0
+    instance_count: int = 1
+    # onnxruntime needs two runs per new input shape before it is fast (DESIGN section 5).
+    warmup_count: int = 2
+    warmup_batch_size: int = 2
+
+
+def component_config(descriptor: ComponentDescriptor, runtime: str, options: BatchingOptions) -> pb.ModelConfig:
+    config = pb.ModelConfig(name=descriptor.name, backend="python", max_batch_size=descriptor.max_batch_size)
+    for spec in descriptor.inputs:
+        config.input.add(name=spec.name, data_type=pb.DataType.Value(spec.triton_dtype), dims=spec.triton_dims)
+    for spec in descriptor.outputs:
+        config.output.add(name=spec.name, data_type=pb.DataType.Value(spec.triton_dtype), dims=spec.triton_dims)
+    config.dynamic_batching.max_queue_delay_microseconds = options.max_queue_delay_us
+    config.instance_group.add(count=options.instance_count, kind=pb.ModelInstanceGroup.KIND_CPU)
+    config.parameters["runtime"].string_value = runtime
+    config.parameters["component"].string_value = descriptor.name
+    if options.warmup_count:
+        warmup = config.model_warmup.add(name="native_size", batch_size=options.warmup_batch_size,
+                                         count=options.warmup_count)
+        sizes = descriptor.default_sizes()
+        for spec in descriptor.inputs:
+            data = warmup.inputs[spec.name]
+            data.data_type = pb.DataType.Value(spec.triton_dtype)
+            data.dims.extend(spec.concrete_dims(sizes))
+            # Token ids must stay inside the vocabulary; zeros are valid ids.
+            if spec.dtype.startswith("int"):
+                data.zero_data = True
+            else:
+                data.random_data = True
+    return config
+
+
+def write_config(config: pb.ModelConfig, model_dir: Path) -> Path:
+    path = model_dir / "config.pbtxt"
+    path.write_text(text_format.MessageToString(config))
+    return path
+
+
+def read_config(path: Path) -> pb.ModelConfig:
+    return text_format.Parse(Path(path).read_text(), pb.ModelConfig())

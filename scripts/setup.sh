@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Idempotent setup: .venv with pinned dependencies, the project (editable), tritonserver's Python
+# backend stub and the perf_analyzer binary. Re-runs only when pyproject.toml or constraints.txt change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+STAMP=$VENV/.setup-stamp
+want=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
+
+if [[ -f $STAMP && "$(cat "$STAMP")" == "$want" ]]; then
+    echo "setup: up to date ($VENV)"
+    exit 0
+fi
+
+echo "setup: creating $VENV and installing pinned dependencies"
+[[ -x $VENV/bin/python ]] || "$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade "pip>=24"
+"$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[dev]"
+# open_clip ships the real CLIP BPE vocabulary; its torchvision dependency has no CPU build here, and we
+# only read the vocabulary file, so it is installed without dependencies.
+"$VENV/bin/python" -m pip install -q --no-deps "open_clip_torch==3.3.0"
+"$VENV/bin/python" -m serving.install
+echo "$want" > "$STAMP"
+echo "setup: done"

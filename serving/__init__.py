@@ -1,0 +1,1 @@
+"""Running the Triton model repository: server process, component runners, orchestrator pipelines."""
