@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     with server:
         log.info("serving %s: gRPC %s, HTTP %s (Ctrl-C to stop)", args.model_repository, server.grpc_url, server.http_url)
         while not stop.is_set():
-            if server._process is not None and server._process.poll() is not None:
+            if not server.running:
                 raise SystemExit(f"tritonserver exited unexpectedly; see {args.log_file}")
             stop.wait(1.0)
     log.info("stopped")

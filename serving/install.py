@@ -64,7 +64,8 @@ def install_perf_analyzer(dist: TritonDistribution) -> Path:
         f'exec "{binary}" "$@"\n'
     )
     wrapper.chmod(0o755)
-    version = subprocess.run([str(wrapper), "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    version = subprocess.run([str(wrapper), "--version"], capture_output=True, text=True, check=True)
+    version = (version.stdout + version.stderr).strip()
     log.info("perf_analyzer ready: %s (%s)", wrapper, version)
     return wrapper
 

@@ -6,6 +6,7 @@ No export or engine build happens here: the server only loads what `python -m ex
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -60,6 +61,10 @@ class TritonServer:
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def command(self) -> list[str]:
         dist = TritonDistribution.locate()
@@ -139,8 +144,6 @@ class TritonServer:
         """Kills the server and its backend stubs at once (simulates a crash)."""
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            import os
-
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 

@@ -1,0 +1,1 @@
+"""Benchmark harness: perf_analyzer runners, end-to-end comparisons, reports."""

@@ -1,0 +1,1 @@
+"""REST gateway in front of the Triton pipelines (FastAPI; never imports torch)."""

@@ -1,0 +1,1 @@
+"""Orchestrator pipelines: diffusers-style numbered stages calling components through a caller."""
