@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from export.descriptors import DESCRIPTORS
-from export.repository import export_component, pipeline_settings_for, write_manifest, write_pipeline_assets
+from export.repository import export_component, install_orchestrators, pipeline_settings_for, write_manifest, write_pipeline_assets
 from export.sources import PRESETS, load_source
 from export.triton_config import BatchingOptions
 from serving.runners import RUNTIMES
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.components.split(","):
         delay = args.unet_queue_delay_us if name.startswith("unet") else 0
         reports.append(export_component(source, name, args.output, args.runtime, BatchingOptions(max_queue_delay_us=delay)))
+    install_orchestrators(args.output)
     write_pipeline_assets(source, args.output, pipeline_settings_for(source, args.max_image_size))
     write_manifest(args.output, source, args.runtime, reports)
     log.info("exported %s (%s) to %s in %.1f s", source.name, args.runtime, args.output, time.perf_counter() - started)

@@ -1,0 +1,45 @@
+"""Shared fixtures: the tiny preset exported once per session and a real tritonserver on free ports."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from export.cli import main as export_main
+from serving.server import ServerPorts, TritonServer
+
+log = logging.getLogger(__name__)
+
+TINY_COMPONENTS = "text_encoder,unet,unet_controlnet,vae_decoder,vae_encoder"
+
+
+def export_repository(directory: Path, runtime: str = "onnxruntime", extra: list[str] | None = None) -> Path:
+    export_main(["--preset", "tiny", "--runtime", runtime, "--components", TINY_COMPONENTS,
+                 "--output", str(directory), *(extra or [])])
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny preset exported with onnxruntime (all components) into a temporary repository."""
+    return export_repository(tmp_path_factory.mktemp("repo-onnxruntime"))
+
+
+@pytest.fixture(scope="session")
+def triton_server(tiny_repository: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A real tritonserver serving `tiny_repository` on 127.0.0.1 (started once per session)."""
+    log_file = tmp_path_factory.mktemp("logs") / "tritonserver.log"
+    server = TritonServer(tiny_repository, ServerPorts.free(), log_file=log_file)
+    with server:
+        yield server
+    log.info("tritonserver log: %s", log_file)
+
+
+@pytest.fixture(scope="session")
+def tiny_source():
+    """The tiny preset's torch modules (same fixed seed as the exported repository)."""
+    from export.sources import tiny_source as build
+
+    return build()
