@@ -23,7 +23,7 @@ from serving.component_model import TritonPythonModel  # noqa: F401
 MANIFEST = "export_manifest.json"
 # Orchestrators are source in the project's model_repository/; an export elsewhere gets a copy.
 SOURCE_REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
-ORCHESTRATORS = ("txt2img",)
+ORCHESTRATORS = ("txt2img", "txt2img_stream")
 
 
 def pipeline_settings_for(source: PipelineSource, max_image_size: int) -> PipelineSettings:

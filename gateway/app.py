@@ -1,0 +1,74 @@
+"""The FastAPI application: `create_app(settings)` wires settings, replicas, routes and middleware."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+
+from gateway.body_limit import BodySizeLimitMiddleware
+from gateway.errors import install_error_handlers
+from gateway.image_store import ImageStore
+from gateway.metrics import Metrics, MetricsMiddleware
+from gateway.routes import health, openai_images, txt2img
+from gateway.schemas import build_request_models
+from gateway.security import install_cors
+from gateway.settings import GatewaySettings
+from gateway.state import GatewayState
+from gateway.triton_pool import ReplicaPool
+from gateway.txt2img_service import Txt2ImgService
+
+log = logging.getLogger(__name__)
+
+
+async def _purge_images(store: ImageStore) -> None:
+    while True:
+        await asyncio.sleep(min(store.ttl_s, 60.0))
+        await asyncio.to_thread(store.purge_expired)
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    metrics = Metrics()
+    pool = ReplicaPool(settings.replicas, [settings.model, settings.stream_model], settings.max_in_flight_per_replica,
+                       metrics, settings.health_interval_s, settings.health_timeout_s)
+    state = GatewayState(
+        settings=settings, metrics=metrics, pool=pool,
+        service=Txt2ImgService(pool, metrics, settings.model, settings.stream_model, settings.request_timeout_s,
+                               settings.retry_after_s),
+        store=ImageStore(settings.image_dir, settings.image_ttl_s),
+        models=build_request_models(settings),
+        api_keys=frozenset(key.encode() for key in settings.keys()),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await pool.start()
+        log.info("gateway up: replicas %s (healthy: %s), API keys %s, CORS %s", settings.replicas,
+                 [r.url for r in pool.replicas if r.healthy], "on" if state.api_keys else "off",
+                 settings.cors_origins or "off")
+        purger = asyncio.create_task(_purge_images(state.store))
+        try:
+            yield
+        finally:
+            purger.cancel()
+            await pool.stop()
+
+    app = FastAPI(
+        title="Imagery gateway",
+        description="REST front for the Triton diffusion pipelines: OpenAI Images API, native txt2img, SSE progress.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.gateway = state
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(openai_images.build_router(state.models))
+    app.include_router(txt2img.build_router(state.models))
+    install_cors(app, settings.cors_origins)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts every response, 413s included
+    return app

@@ -1,0 +1,115 @@
+"""Gateway errors and their JSON form: the OpenAI error shape {"error": {message, type, param, code}}.
+
+Every error the gateway returns uses this shape (OpenAI routes and native routes alike), so clients
+need one parser. Triton's own inference errors are mapped here too: a contract violation that only
+the model can see (say, a size that is not a multiple of the latent stride) is a 400, not a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+# "invalid input 'guidance_scale': nan is not a finite number in [0, 30]" (serving/pipelines/errors.py)
+_TRITON_INVALID_INPUT = re.compile(r"invalid input '(?P<name>[A-Za-z_]+)': (?P<reason>.*)", re.S)
+
+
+@dataclass
+class GatewayError(Exception):
+    status: int
+    message: str
+    type: str = "invalid_request_error"
+    param: str | None = None
+    code: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    def body(self) -> dict:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+def invalid(param: str | None, message: str, code: str = "invalid_value") -> GatewayError:
+    return GatewayError(400, message, param=param, code=code)
+
+
+def unavailable(message: str, retry_after_s: int) -> GatewayError:
+    return GatewayError(503, message, type="server_error", code="no_replica_available",
+                        headers={"Retry-After": str(retry_after_s)})
+
+
+def busy(message: str, retry_after_s: int) -> GatewayError:
+    return GatewayError(429, message, type="rate_limit_error", code="too_many_requests_in_flight",
+                        headers={"Retry-After": str(retry_after_s)})
+
+
+def timed_out(seconds: float) -> GatewayError:
+    return GatewayError(504, f"the request did not finish within {seconds:g} s", type="server_error", code="timeout")
+
+
+def upstream(message: str) -> GatewayError:
+    return GatewayError(502, message, type="server_error", code="upstream_error")
+
+
+def from_triton_message(message: str, rename: dict[str, str] | None = None) -> GatewayError:
+    """A Triton inference error: the contract's input errors become 400 naming the field, others 502."""
+    match = _TRITON_INVALID_INPUT.search(message)
+    if match is None:
+        return upstream(message)
+    name = match["name"]
+    param = (rename or {}).get(name, name)
+    return invalid(param, f"invalid '{param}': {match['reason']}")
+
+
+def _validation_error(error: RequestValidationError) -> GatewayError:
+    first = error.errors()[0]
+    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
+    if first.get("type") == "json_invalid":
+        reason = first.get("ctx", {}).get("error", "JSON decode error")
+        return invalid(None, f"malformed JSON body: {reason} at position {loc[0] if loc else '?'}", code="invalid_json")
+    param = ".".join(loc) or None
+    message = first.get("msg", "invalid value")
+    if first.get("type") == "extra_forbidden":
+        message, code = f"unknown field '{param}'", "unknown_field"
+    elif param is None:
+        message, code = f"request body: {message}", "invalid_body"
+    else:
+        message, code = f"invalid '{param}': {message}", "invalid_value"
+    return invalid(param, message, code)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def _gateway(request: Request, error: GatewayError) -> JSONResponse:
+        return error.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        return _validation_error(error).response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        kind = "invalid_request_error" if error.status_code < 500 else "server_error"
+        code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(error.status_code)
+        message = str(error.detail)
+        if error.status_code == 413:
+            message = f"request body too large: {message}"
+        return GatewayError(error.status_code, message, type=kind, code=code,
+                            headers=dict(error.headers or {})).response()
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return GatewayError(500, "internal gateway error", type="server_error", code="internal_error").response()

@@ -1,0 +1,1 @@
+"""HTTP routes (thin: validation is in schemas, Triton work in txt2img_service)."""

@@ -1,0 +1,30 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The gateway process is up")
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="A Triton replica is ready with the models the gateway needs")
+async def readyz(request: Request) -> JSONResponse:
+    state = request.app.state.gateway
+    replicas = [replica.describe() for replica in state.pool.replicas]
+    if state.pool.any_healthy:
+        return JSONResponse({"status": "ready", "models": list(state.pool.required_models), "replicas": replicas})
+    return JSONResponse({"status": "not ready", "models": list(state.pool.required_models), "replicas": replicas,
+                         "error": {"message": "no Triton replica is ready", "type": "server_error", "param": None,
+                                   "code": "no_replica_available"}}, status_code=503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)

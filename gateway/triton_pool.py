@@ -1,0 +1,155 @@
+"""Triton replicas: health probes, least-outstanding balancing and a bound on in-flight requests.
+
+A replica is healthy when its server is ready and every model the gateway needs is loaded. A replica
+that fails a probe, or refuses or drops a connection during a request, is taken out of rotation and
+probed again on the next round; it rejoins as soon as a probe passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import tritonclient.grpc.aio as grpc_aio
+
+from gateway.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+MAX_GRPC_MESSAGE_BYTES = 2**31 - 1
+# grpc's default reconnect backoff grows to minutes; a replica that comes back should rejoin within a
+# probe interval, so the channel retries its connection at least every second.
+CHANNEL_ARGS = [
+    ("grpc.max_send_message_length", MAX_GRPC_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_GRPC_MESSAGE_BYTES),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
+class NoReplicaAvailable(Exception):
+    """No replica is healthy (or every healthy one was already tried for this request)."""
+
+
+class AllReplicasBusy(Exception):
+    """Every healthy replica already has its maximum of requests in flight."""
+
+
+@dataclass(eq=False)
+class Replica:
+    url: str
+    max_in_flight: int
+    healthy: bool = False
+    in_flight: int = 0
+    last_error: str | None = "not probed yet"
+    # Created in `ReplicaPool.start`: a grpc.aio channel belongs to the event loop it was made in.
+    client: grpc_aio.InferenceServerClient | None = field(default=None, repr=False)
+
+    def describe(self) -> dict:
+        return {"url": self.url, "healthy": self.healthy, "in_flight": self.in_flight, "last_error": self.last_error}
+
+
+class ReplicaPool:
+    def __init__(self, urls: Sequence[str], required_models: Sequence[str], max_in_flight: int,
+                 metrics: Metrics, probe_interval_s: float = 2.0, probe_timeout_s: float = 2.0) -> None:
+        self.replicas = [Replica(url, max_in_flight) for url in urls]
+        self.required_models = tuple(required_models)
+        self.metrics = metrics
+        self.probe_interval_s = probe_interval_s
+        self.probe_timeout_s = probe_timeout_s
+        self._rotation = itertools.count()  # breaks ties so equal replicas take turns
+        self._prober: asyncio.Task | None = None
+        for replica in self.replicas:
+            self._publish(replica)
+
+    async def start(self) -> None:
+        for replica in self.replicas:
+            replica.client = grpc_aio.InferenceServerClient(replica.url, channel_args=CHANNEL_ARGS)
+        await self.probe_all()
+        self._prober = asyncio.create_task(self._probe_forever(), name="replica-prober")
+
+    async def stop(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prober
+        for replica in self.replicas:
+            if replica.client is not None:
+                await replica.client.close()
+
+    @property
+    def any_healthy(self) -> bool:
+        return any(replica.healthy for replica in self.replicas)
+
+    def reserve(self, exclude: Sequence[Replica] = ()) -> Replica:
+        """A slot on the healthy replica with the fewest requests in flight; give it back with `release`."""
+        replica = self._choose(exclude)
+        replica.in_flight += 1
+        self._publish(replica)
+        return replica
+
+    def release(self, replica: Replica) -> None:
+        replica.in_flight -= 1
+        self._publish(replica)
+
+    def _choose(self, exclude: Sequence[Replica]) -> Replica:
+        healthy = [r for r in self.replicas if r.healthy and r not in exclude]
+        if not healthy:
+            raise NoReplicaAvailable("no healthy Triton replica is available")
+        open_ = [r for r in healthy if r.in_flight < r.max_in_flight]
+        if not open_:
+            raise AllReplicasBusy(f"all {len(healthy)} healthy replicas have {healthy[0].max_in_flight} requests in flight")
+        least = min(r.in_flight for r in open_)
+        tied = [r for r in open_ if r.in_flight == least]
+        return tied[next(self._rotation) % len(tied)]
+
+    def mark_down(self, replica: Replica, reason: str) -> None:
+        """Takes a replica out of rotation until a probe passes (the prober keeps trying it)."""
+        if replica.healthy:
+            log.warning("replica %s taken out of rotation: %s", replica.url, reason)
+        replica.healthy = False
+        replica.last_error = reason
+        self._publish(replica)
+
+    def record_error(self, replica: Replica, kind: str) -> None:
+        self.metrics.replica_errors.labels(replica=replica.url, kind=kind).inc()
+
+    async def probe(self, replica: Replica) -> bool:
+        try:
+            ready = await replica.client.is_server_ready(client_timeout=self.probe_timeout_s)
+            missing = [name for name in self.required_models
+                       if not await replica.client.is_model_ready(name, client_timeout=self.probe_timeout_s)]
+            reason = None if ready and not missing else (
+                "server not ready" if not ready else f"models not ready: {', '.join(missing)}")
+        except Exception as error:  # noqa: BLE001 - any failure to answer means unhealthy
+            reason = f"probe failed: {error}"
+        if reason is None:
+            if not replica.healthy:
+                log.info("replica %s is healthy", replica.url)
+            replica.healthy, replica.last_error = True, None
+            self._publish(replica)
+            return True
+        if replica.healthy:
+            self.record_error(replica, "probe")
+        self.mark_down(replica, reason)
+        return False
+
+    async def probe_all(self) -> None:
+        await asyncio.gather(*(self.probe(replica) for replica in self.replicas))
+
+    async def _probe_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.probe_interval_s)
+            try:
+                await self.probe_all()
+            except Exception:  # noqa: BLE001 - the prober must outlive any single failure
+                log.exception("replica probe round failed")
+
+    def _publish(self, replica: Replica) -> None:
+        self.metrics.replica_healthy.labels(replica=replica.url).set(1 if replica.healthy else 0)
+        self.metrics.replica_in_flight.labels(replica=replica.url).set(replica.in_flight)

@@ -1,0 +1,87 @@
+"""Decoupled orchestrators: each request runs on a worker thread and streams its responses.
+
+A decoupled Python model returns from `execute` at once; the responses go through the request's
+response sender, any number of them, the last one flagged final. Running each request on a thread
+keeps several pipelines in flight in one model instance (their UNet steps still meet in the UNet's
+dynamic batcher), and the pipeline code itself stays the synchronous one that `txt2img` uses.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+from serving.pipelines.errors import InvalidInputError, RequestCancelled
+
+log = logging.getLogger(__name__)
+
+
+class ResponseStream:
+    """One request's response sender: partial responses, then exactly one final flag."""
+
+    def __init__(self, request) -> None:
+        self._sender = request.get_response_sender()
+        self._closed = False
+
+    def is_cancelled(self) -> bool:
+        return self._sender.is_cancelled()
+
+    def send(self, outputs: dict[str, np.ndarray]) -> None:
+        tensors = [pb_utils.Tensor(name, np.ascontiguousarray(value)) for name, value in outputs.items()]
+        self._sender.send(pb_utils.InferenceResponse(output_tensors=tensors))
+
+    def finish(self, outputs: dict[str, np.ndarray] | None = None) -> None:
+        if outputs is not None:
+            self.send(outputs)
+        self._close()
+
+    def fail(self, message: str, code=None) -> None:
+        if self._closed:
+            return
+        error = pb_utils.TritonError(message) if code is None else pb_utils.TritonError(message, code)
+        self._sender.send(pb_utils.InferenceResponse(error=error))
+        self._close()
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._sender.send(flags=pb_utils.TRITONSERVER_RESPONSE_COMPLETE_FINAL)
+
+
+RequestHandler = Callable[[object, ResponseStream], None]
+
+
+class DecoupledRunner:
+    """Runs `handler(request, stream)` on a bounded thread pool and turns its exceptions into responses."""
+
+    def __init__(self, name: str, handler: RequestHandler, max_workers: int) -> None:
+        self.name = name
+        self.handler = handler
+        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
+        self.logger = pb_utils.Logger
+
+    def submit_all(self, requests: list) -> None:
+        for request in requests:
+            self.pool.submit(self._run, request)
+
+    def _run(self, request) -> None:
+        stream = ResponseStream(request)
+        try:
+            self.handler(request, stream)
+        except InvalidInputError as error:
+            stream.fail(str(error), pb_utils.TritonError.INVALID_ARG)
+        except RequestCancelled as error:
+            self.logger.log_info(f"{self.name}: {error}")
+            stream.fail(str(error), pb_utils.TritonError.CANCELLED)
+        except Exception as error:  # noqa: BLE001 - reported to the client; the model keeps serving
+            self.logger.log_error(f"{self.name} failed: {type(error).__name__}: {error}")
+            stream.fail(f"{self.name} failed: {error}")
+        finally:
+            stream.finish()
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
