@@ -1,0 +1,54 @@
+"""The serving command: starts on 127.0.0.1, reports failures clearly, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from serving.server import ServerPorts, TritonServer
+
+
+def test_missing_repository_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m export"):
+        TritonServer(tmp_path / "nowhere", ServerPorts.free()).start()
+
+
+def test_broken_model_fails_start_with_log_tail(tiny_repository, tmp_path):
+    broken = tmp_path / "repo"
+    shutil.copytree(tiny_repository / "txt2img", broken / "txt2img")
+    # txt2img without its components or assets cannot initialise.
+    shutil.rmtree(broken / "txt2img" / "1" / "assets")
+    server = TritonServer(broken, ServerPorts.free(), log_file=tmp_path / "server.log")
+    with pytest.raises(RuntimeError, match="exited with code"):
+        server.start(timeout_s=120)
+
+
+def test_serving_command_stops_cleanly_on_sigterm(tiny_repository, tmp_path):
+    ports = ServerPorts.free()
+    log_file = tmp_path / "server.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "serving", "--model-repository", str(tiny_repository), "--http-port", str(ports.http),
+         "--grpc-port", str(ports.grpc), "--metrics-port", str(ports.metrics), "--log-file", str(log_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{ports.http}/v2/health/ready"
+    deadline = time.monotonic() + 180
+    ready = False
+    while time.monotonic() < deadline and not ready:
+        try:
+            ready = urllib.request.urlopen(url, timeout=1).status == 200
+        except OSError:
+            time.sleep(0.5)
+    assert ready, log_file.read_text()
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "stopped" in output
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url, timeout=1)
