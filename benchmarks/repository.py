@@ -1,0 +1,86 @@
+"""Model repositories for a benchmark run: `python -m export` into a work directory, warmed at the benchmarked size.
+
+The exporter warms components at the model's native size (512 px for SD1.5); a CPU run benchmarks
+256 px, where those warm-up runs would cost a minute per server start and still leave the benchmarked
+shapes cold (onnxruntime needs two runs per new shape). So the benchmark's copy of each component
+config warms at the benchmarked shapes and batch sizes instead, and `benchmark_warmup.json` records
+that size for perf_analyzer's input shapes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from export.triton_config import read_config, write_config
+from serving.pipeline_settings import ASSETS_DIR, PipelineSettings
+
+from benchmarks.workloads import Workload
+
+log = logging.getLogger(__name__)
+
+TXT2IMG_COMPONENTS = ("text_encoder", "unet", "vae_decoder")
+WARMUP_FILE = "benchmark_warmup.json"
+
+
+@dataclass(frozen=True)
+class WarmupSize:
+    height: int
+    width: int
+
+
+def warmup_size(repository: Path) -> WarmupSize:
+    """The image size the components warm up at: the benchmark's, else the model's native size."""
+    marker = Path(repository) / WARMUP_FILE
+    if marker.exists():
+        return WarmupSize(**json.loads(marker.read_text()))
+    settings = PipelineSettings.read(Path(repository) / ASSETS_DIR)
+    return WarmupSize(settings.default_height, settings.default_width)
+
+
+def component_batch_sizes(workload: Workload) -> dict[str, int]:
+    """Batch of one request to each component (the txt2img orchestrator sends the CFG pair as one request)."""
+    pair = 2 if workload.cfg else 1
+    return {"text_encoder": pair, "unet": pair, "vae_decoder": 1}
+
+
+def export_repository(workload: Workload, runtime: str, directory: Path, unet_queue_delay_us: int = 0) -> Path:
+    """Runs the exporter in its own process, so its copy of the weights is freed when it ends."""
+    command = [sys.executable, "-m", "export", "--preset", workload.preset, "--runtime", runtime,
+               "--components", ",".join(TXT2IMG_COMPONENTS), "--output", str(directory),
+               "--unet-queue-delay-us", str(unet_queue_delay_us)]
+    started = time.perf_counter()
+    log.info("exporting %s (%s) to %s", workload.preset, runtime, directory)
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"export failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+    log.info("exported %s (%s) in %.0f s", workload.preset, runtime, time.perf_counter() - started)
+    warm_at_benchmark_size(directory, workload)
+    return directory
+
+
+def warm_at_benchmark_size(repository: Path, workload: Workload) -> None:
+    native = warmup_size(repository)
+    scale_h, scale_w = workload.height / native.height, workload.width / native.width
+    for name, batch in component_batch_sizes(workload).items():
+        config_path = repository / name / "config.pbtxt"
+        config = read_config(config_path)
+        dynamic = {spec.name: [d == -1 for d in spec.dims] for spec in config.input}
+        for warmup in config.model_warmup:
+            warmup.batch_size = batch
+            for input_name, data in warmup.inputs.items():
+                # Dynamic axes are spatial: ..., height, width (latents or pixels) are the last two.
+                dims = list(data.dims)
+                for axis, is_dynamic in enumerate(dynamic[input_name]):
+                    if is_dynamic:
+                        scale = scale_h if axis == len(dims) - 2 else scale_w
+                        dims[axis] = round(dims[axis] * scale)
+                del data.dims[:]
+                data.dims.extend(dims)
+        write_config(config, repository / name)
+    (repository / WARMUP_FILE).write_text(json.dumps({"height": workload.height, "width": workload.width}))

@@ -1,0 +1,95 @@
+"""What each benchmark run generates and how many times: one workload per preset, device and budget.
+
+Every target of a run (diffusers in-process, Triton per runtime, the gateway) gets the same request:
+same weights, seed, scheduler, steps, guidance and size. CPU workloads are sized so the whole CPU
+report stays under 15 minutes on a 2-core machine; CUDA workloads use the model's native size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Workload:
+    preset: str
+    device: str
+    height: int
+    width: int
+    steps: int
+    latency_requests: int  # sequential requests at concurrency 1 (the latency percentiles)
+    concurrency: tuple[int, ...]  # levels of the throughput sweep (1 reuses the latency run)
+    waves: int = 2  # requests per level = waves x concurrency
+    warmup_waves: int = 1  # untimed waves per level: new batch shapes need warm-up runs (onnxruntime)
+    # Targets that get the concurrency sweep (None: all); the others are measured at concurrency 1 only.
+    sweep_targets: tuple[str, ...] | None = None
+    guidance_scale: float = 7.5
+    scheduler: str = "euler"
+    seed: int = 7
+    prompt: str = "a walnut sideboard in a bright showroom, product photo"
+    negative_prompt: str = "blurry, low quality"
+
+    @property
+    def precision(self) -> str:
+        # The torch paths run fp16 on CUDA (serving.runners.TorchRunner does the same), fp32 on CPU.
+        return "fp16" if self.device == "cuda" else "fp32"
+
+    @property
+    def cfg(self) -> bool:
+        return self.guidance_scale > 1.0
+
+    def request(self) -> dict[str, Any]:
+        """The txt2img contract inputs (DESIGN section 3) every target receives."""
+        return {
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "num_inference_steps": self.steps,
+            "guidance_scale": self.guidance_scale,
+            "seed": self.seed,
+            "height": self.height,
+            "width": self.width,
+            "scheduler": self.scheduler,
+        }
+
+    def sweeps(self, target_name: str) -> bool:
+        return self.sweep_targets is None or target_name in self.sweep_targets
+
+    def requests_at(self, concurrency: int) -> int:
+        return self.latency_requests if concurrency == 1 else self.waves * concurrency
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "precision": self.precision, "concurrency": list(self.concurrency),
+                "sweep_targets": list(self.sweep_targets) if self.sweep_targets is not None else None}
+
+
+# (preset, device) -> the default workload.
+WORKLOADS: dict[tuple[str, str], Workload] = {
+    ("tiny", "cpu"): Workload("tiny", "cpu", 128, 128, steps=20, latency_requests=20, concurrency=(1, 2, 4, 8),
+                              waves=3),
+    # SD1.5 on 2 CPU cores is ~10 s per 256 px image at 4 steps (UNet ~1.5-2.2 s per batch-2 step, VAE
+    # decode ~2 s). To stay in the 15-minute budget: one timed wave per level, levels up to 4 (2 cores are
+    # saturated from 2 on), and only the baseline and onnxruntime (the CPU runtime) get the sweep.
+    ("sd15", "cpu"): Workload("sd15", "cpu", 256, 256, steps=4, latency_requests=3, concurrency=(1, 2, 4),
+                              waves=1, warmup_waves=0, sweep_targets=("diffusers", "triton[onnxruntime]")),
+    ("tiny", "cuda"): Workload("tiny", "cuda", 128, 128, steps=20, latency_requests=30, concurrency=(1, 2, 4, 8),
+                               waves=4),
+    ("sd15", "cuda"): Workload("sd15", "cuda", 512, 512, steps=30, latency_requests=10, concurrency=(1, 2, 4, 8),
+                               waves=3),
+}
+
+
+def workload_for(preset: str, device: str, quick: bool = False, **overrides: Any) -> Workload:
+    """The default workload; `quick` is the smoke-test size (seconds, not minutes); overrides win."""
+    if (preset, device) not in WORKLOADS:
+        raise ValueError(f"no workload for preset {preset!r} on {device!r}; known: {sorted(WORKLOADS)}")
+    workload = WORKLOADS[(preset, device)]
+    if quick:
+        workload = replace(workload, steps=3, latency_requests=3, concurrency=(1, 2), waves=1, warmup_waves=0,
+                           sweep_targets=None)
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    if "concurrency" in overrides:
+        overrides["concurrency"] = tuple(sorted(set(overrides["concurrency"]) | {1}))
+    return replace(workload, **overrides)
