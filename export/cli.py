@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from export.descriptors import DESCRIPTORS
-from export.repository import export_component, install_orchestrators, pipeline_settings_for, write_manifest, write_pipeline_assets
+from export.repository import descriptor_for, export_component, install_orchestrators, pipeline_settings_for, write_manifest, write_pipeline_assets
 from export.sources import PRESETS, load_source
 from export.triton_config import BatchingOptions
 from serving.runners import RUNTIMES
@@ -28,6 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"comma-separated subset of {sorted(DESCRIPTORS)}")
     parser.add_argument("--output", type=Path, default=Path("model_repository"))
     parser.add_argument("--max-image-size", type=int, default=1024, help="largest height/width txt2img accepts")
+    parser.add_argument("--warmup-size", type=int, metavar="PX",
+                        help="warm components up for PX x PX images (default: the model's native size)")
     parser.add_argument("--unet-queue-delay-us", type=int, default=0,
                         help="dynamic batcher delay for the UNet (0: batch only what is already queued)")
     args = parser.parse_args(argv)
@@ -48,7 +51,12 @@ def main(argv: list[str] | None = None) -> None:
     reports = []
     for name in args.components.split(","):
         delay = args.unet_queue_delay_us if name.startswith("unet") else 0
-        reports.append(export_component(source, name, args.output, args.runtime, BatchingOptions(max_queue_delay_us=delay)))
+        options = BatchingOptions(max_queue_delay_us=delay)
+        if args.warmup_size:
+            descriptor = descriptor_for(name, source)
+            options = replace(options, warmup_sizes=descriptor.sizes_for_image(
+                args.warmup_size, args.warmup_size, source.vae_scale_factor))
+        reports.append(export_component(source, name, args.output, args.runtime, options))
     install_orchestrators(args.output)
     write_pipeline_assets(source, args.output, pipeline_settings_for(source, args.max_image_size))
     write_manifest(args.output, source, args.runtime, reports)

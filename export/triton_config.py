@@ -18,6 +18,8 @@ class BatchingOptions:
     # onnxruntime needs two runs per new input shape before it is fast (DESIGN section 5).
     warmup_count: int = 2
     warmup_batch_size: int = 2
+    # Named-axis sizes to warm up at (e.g. {"height": 32, "width": 32}); None: the model's native size.
+    warmup_sizes: dict[str, int] | None = None
 
 
 def component_config(descriptor: ComponentDescriptor, runtime: str, options: BatchingOptions) -> pb.ModelConfig:
@@ -31,9 +33,10 @@ def component_config(descriptor: ComponentDescriptor, runtime: str, options: Bat
     config.parameters["runtime"].string_value = runtime
     config.parameters["component"].string_value = descriptor.name
     if options.warmup_count:
-        warmup = config.model_warmup.add(name="native_size", batch_size=options.warmup_batch_size,
+        sizes = options.warmup_sizes if options.warmup_sizes is not None else descriptor.default_sizes()
+        label = "x".join(str(sizes[axis]) for axis in sorted(sizes)) or "fixed"
+        warmup = config.model_warmup.add(name=f"warmup_{label}", batch_size=options.warmup_batch_size,
                                          count=options.warmup_count)
-        sizes = descriptor.default_sizes()
         for spec in descriptor.inputs:
             data = warmup.inputs[spec.name]
             data.data_type = pb.DataType.Value(spec.triton_dtype)

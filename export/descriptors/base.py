@@ -82,6 +82,10 @@ class ComponentDescriptor(ABC):
     def default_sizes(self) -> dict[str, int]:
         """Sizes of the named axes for warmup and export tracing (the model's native resolution)."""
 
+    def sizes_for_image(self, height: int, width: int, vae_scale_factor: int) -> dict[str, int]:
+        """Sizes of the named axes when the pipeline generates a height x width image."""
+        return {axis: {"height": height, "width": width}[axis] for axis in self.default_sizes()}
+
     @classmethod
     @abstractmethod
     def from_module(cls, module: torch.nn.Module) -> "ComponentDescriptor": ...

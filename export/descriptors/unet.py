@@ -82,6 +82,9 @@ class UNetDescriptor(ComponentDescriptor):
     def default_sizes(self) -> dict[str, int]:
         return {"height": self.sample_size, "width": self.sample_size}
 
+    def sizes_for_image(self, height: int, width: int, vae_scale_factor: int) -> dict[str, int]:
+        return {"height": height // vae_scale_factor, "width": width // vae_scale_factor}
+
     @property
     def latent_stride(self) -> int:
         return 2 ** (len(self.block_out_channels) - 1)

@@ -51,3 +51,15 @@ def test_manifest_records_parity_of_every_component(tiny_repository):
     assert set(manifest["components"]) == set(TINY_COMPONENTS.split(",")) <= set(DESCRIPTORS)
     for report in manifest["components"].values():
         assert 0 <= report["max_abs_error"] <= report["allowed"]
+
+
+def test_warmup_follows_the_requested_image_size(tiny_source):
+    from export.triton_config import BatchingOptions, component_config
+
+    for name, expected in (("unet", [4, 12, 8]), ("vae_decoder", [4, 12, 8])):
+        descriptor = descriptor_for(name, tiny_source)
+        sizes = descriptor.sizes_for_image(96, 64, tiny_source.vae_scale_factor)
+        config = component_config(descriptor, "onnxruntime", BatchingOptions(warmup_sizes=sizes))
+        first_input = descriptor.inputs[0].name
+        assert list(config.model_warmup[0].inputs[first_input].dims) == expected
+        assert config.model_warmup[0].count == 2 and config.model_warmup[0].batch_size == 2
