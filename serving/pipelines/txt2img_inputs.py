@@ -49,7 +49,9 @@ def _single(inputs: Mapping[str, np.ndarray | None], name: str) -> object | None
     if flat.size != 1:
         raise InvalidInputError(name, f"expected exactly one value (dims [1]), got {flat.size}")
     item = flat[0]
-    return item.decode("utf-8", errors="strict") if isinstance(item, bytes) else item.item() if hasattr(item, "item") else item
+    if isinstance(item, bytes):  # BYTES tensors arrive as numpy object arrays of bytes
+        return item.decode("utf-8")
+    return item.item() if isinstance(item, np.generic) else item
 
 
 def _text(inputs: Mapping[str, np.ndarray | None], name: str) -> str | None:
