@@ -25,6 +25,8 @@ class GatewayProcess:
     env: dict[str, str] = field(default_factory=dict)  # GATEWAY_* settings
     log_file: Path = Path("logs/gateway.log")
     host: str = "127.0.0.1"
+    cwd: Path | None = None  # settings also read `.env` from the working directory
+    inherit_settings: bool = True  # False: ignore GATEWAY_* variables of this process's environment
     _process: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
     @property
@@ -33,11 +35,13 @@ class GatewayProcess:
 
     def start(self, timeout_s: float = 60.0) -> "GatewayProcess":
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.env}
+        inherited = {key: value for key, value in os.environ.items()
+                     if self.inherit_settings or not key.startswith("GATEWAY_")}
+        env = {**inherited, **self.env}
         with open(self.log_file, "ab") as handle:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "gateway", "--host", self.host, "--port", str(self.port)],
-                stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=self.cwd, start_new_session=True,
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

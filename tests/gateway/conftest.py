@@ -1,0 +1,107 @@
+"""Gateway fixtures: real uvicorn processes on 127.0.0.1 in front of the session's real tritonserver."""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import re
+import time
+from pathlib import Path
+from typing import Callable
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from clients.triton_client import TritonTxt2ImgClient
+from gateway.launcher import GatewayProcess
+from serving.server import TritonServer, free_port
+
+StartGateway = Callable[..., GatewayProcess]
+
+# Long enough to disconnect or kill a replica mid-run on this 2-core machine (~5 s at 256 px).
+LONG_REQUEST = {"prompt": "a long walnut sideboard", "num_inference_steps": 150, "width": 256, "height": 256}
+
+
+@pytest.fixture(scope="session")
+def start_gateway(triton_server: TritonServer, tmp_path_factory: pytest.TempPathFactory):
+    """Starts gateway processes with GATEWAY_* settings (keyword names, lower case); all stopped at the end."""
+    started: list[GatewayProcess] = []
+    counter = itertools.count()
+
+    def start(replicas: list[str] | None = None, **settings: object) -> GatewayProcess:
+        index = next(counter)
+        workdir = tmp_path_factory.mktemp(f"gateway-{index}")
+        env = {
+            "GATEWAY_REPLICAS": ",".join(replicas or [triton_server.grpc_url]),
+            "GATEWAY_IMAGE_DIR": str(workdir / "images"),
+            "GATEWAY_HEALTH_INTERVAL_S": "0.5",
+            "GATEWAY_HEALTH_TIMEOUT_S": "1",
+            **{f"GATEWAY_{name.upper()}": str(value) for name, value in settings.items()},
+        }
+        gateway = GatewayProcess(free_port(), env, log_file=workdir / "gateway.log", cwd=workdir,
+                                 inherit_settings=False)
+        started.append(gateway.start())
+        return gateway
+
+    yield start
+    for gateway in started:
+        gateway.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(start_gateway: StartGateway) -> GatewayProcess:
+    """The default gateway: no keys, no CORS, one replica (the session's tritonserver)."""
+    return start_gateway()
+
+
+@pytest.fixture(scope="session")
+def triton_client(triton_server: TritonServer):
+    client = TritonTxt2ImgClient(triton_server.grpc_url)
+    yield client
+    client.close()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def decode_b64_png(text: str) -> np.ndarray:
+    return decode_png(base64.b64decode(text))
+
+
+def metric(gateway: GatewayProcess, name: str, **labels: str) -> float:
+    """One sample of the gateway's /metrics (0 when absent)."""
+    text = httpx.get(f"{gateway.url}/metrics", timeout=5).text
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
+        if all(found.get(key) == value for key, value in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.05) -> float:
+    """Seconds until `condition()` held; fails the test after `timeout_s`."""
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > timeout_s:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        time.sleep(interval_s)
+    return time.monotonic() - started
+
+
+class LogWatch:
+    """New lines of a log file since the watch started."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.offset = self.path.stat().st_size if self.path.exists() else 0
+
+    def new_text(self) -> str:
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            return handle.read().decode(errors="replace")

@@ -1,0 +1,85 @@
+"""Replica failover, all replicas down, recovery and per-request timeouts, with real tritonservers."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from serving.server import ServerPorts, TritonServer
+from tests.gateway.conftest import LONG_REQUEST, decode_png, metric, wait_until
+
+
+@pytest.fixture(scope="module")
+def second_replica(tiny_repository, tmp_path_factory):
+    """A second tritonserver on the same repository (killed and restarted by the tests)."""
+    server = TritonServer(tiny_repository, ServerPorts.free(), log_file=tmp_path_factory.mktemp("replica2") / "triton.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_killing_a_replica_mid_run_loses_no_request(start_gateway, triton_server, second_replica, triton_client) -> None:
+    gateway = start_gateway(replicas=[triton_server.grpc_url, second_replica.grpc_url])
+    assert all(replica["healthy"] for replica in httpx.get(f"{gateway.url}/readyz").json()["replicas"])
+    seeds = list(range(100, 110))
+    results: dict[int, httpx.Response] = {}
+
+    def run() -> None:  # sequential requests; the balancer alternates between the two replicas
+        with httpx.Client(timeout=60) as client:
+            for seed in seeds:
+                results[seed] = client.post(f"{gateway.url}/v1/txt2img",
+                                            json={"prompt": "an oak table", "seed": seed, "num_inference_steps": 40})
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    # Kill the second replica while one of the requests is running on it.
+    wait_until(lambda: metric(gateway, "gateway_replica_in_flight", replica=second_replica.grpc_url) == 1, 30, 0.01)
+    second_replica.kill()
+    runner.join(120)
+
+    assert [results[seed].status_code for seed in seeds] == [200] * len(seeds)
+    assert metric(gateway, "gateway_retries_total") >= 1
+    assert metric(gateway, "gateway_replica_errors_total", replica=second_replica.grpc_url, kind="unavailable") >= 1
+    assert sum(r.headers["x-replica-attempts"] == "2" for r in results.values()) >= 1
+    # Each answer, retried or not, is the image its seed gives.
+    for seed in seeds:
+        assert results[seed].headers["x-seed"] == str(seed)
+        direct = triton_client.generate("an oak table", seed=seed, num_inference_steps=40)
+        np.testing.assert_array_equal(decode_png(results[seed].content), direct.images[0])
+    ready = httpx.get(f"{gateway.url}/readyz").json()
+    assert {r["url"]: r["healthy"] for r in ready["replicas"]} == {triton_server.grpc_url: True,
+                                                                  second_replica.grpc_url: False}
+
+
+def test_all_replicas_down_is_a_quick_503_then_recovers(start_gateway, second_replica) -> None:
+    second_replica.kill()  # no-op when the previous test already did
+    gateway = start_gateway(replicas=[second_replica.grpc_url])
+    started = time.monotonic()
+    response = httpx.post(f"{gateway.url}/v1/images/generations", json={"prompt": "a", "num_inference_steps": 2})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503 and elapsed < 0.5
+    assert response.json()["error"]["code"] == "no_replica_available"
+    assert int(response.headers["retry-after"]) >= 1
+    assert httpx.get(f"{gateway.url}/readyz").status_code == 503
+    assert httpx.get(f"{gateway.url}/healthz").status_code == 200  # the process itself is fine
+
+    second_replica.start()  # same ports
+    rejoined = wait_until(lambda: httpx.get(f"{gateway.url}/readyz").status_code == 200, 10)
+    assert rejoined < 3.0  # within a few probe intervals of the server being ready
+    response = httpx.post(f"{gateway.url}/v1/images/generations", json={"prompt": "a", "num_inference_steps": 2})
+    assert response.status_code == 200, response.text
+
+
+def test_request_timeout_is_504(start_gateway, triton_server) -> None:
+    gateway = start_gateway(request_timeout_s=0.5)
+    started = time.monotonic()
+    response = httpx.post(f"{gateway.url}/v1/txt2img", json=LONG_REQUEST, timeout=30)
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "timeout"
+    assert time.monotonic() - started < 2.0
+    # The timed-out Triton request was cancelled: the slot is free again.
+    wait_until(lambda: metric(gateway, "gateway_replica_in_flight", replica=triton_server.grpc_url) == 0, 5)
