@@ -178,8 +178,8 @@ def cmd_e2e(args: argparse.Namespace, argv: list[str] | None) -> None:
     perf_results = result.pop("server_hooks")
     write_e2e(result, args.output, not args.no_plots)
     for perf in perf_results.values():
-        write_perf({**perf, "preset": workload.preset, "device": workload.device, "machine": result["machine"]},
-                   args.output)
+        write_perf({**perf, "preset": workload.preset, "device": workload.device, "machine": result["machine"],
+                    "command": result["command"]}, args.output)
 
 
 def cmd_perf(args: argparse.Namespace, argv: list[str] | None) -> None:
@@ -208,7 +208,8 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None) -> None:
         result = _stamp(run_e2e(workload, options), argv)
         result["quiet_check"] = quiet
         for perf in result.pop("server_hooks").values():
-            perf = {**perf, "preset": preset, "device": workload.device, "machine": result["machine"]}
+            perf = {**perf, "preset": preset, "device": workload.device, "machine": result["machine"],
+                    "command": result["command"]}
             write_perf(perf, args.output)
             perf_results.append(perf)
         write_e2e(result, args.output, not args.no_plots)

