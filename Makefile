@@ -15,6 +15,11 @@ test: setup
 export: setup
 	$(PY) -m export --preset tiny
 
+# The CPU report of benchmarks/ (tiny + sd15, < 15 min on 2 cores): results, plots, README Performance section.
+.PHONY: bench
+bench: setup
+	$(PY) -m benchmarks report --update-readme
+
 serve: setup
 	$(PY) -m serving
 

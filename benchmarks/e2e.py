@@ -42,6 +42,7 @@ class TargetResult:
     sweep: list[LoadRun] = field(default_factory=list)  # concurrency > 1
     max_abs_diff_vs_diffusers: int | None = None  # uint8 pixels, first image: is it the same work?
     stages: stats.StageBreakdown | None = None
+    overhead_fit: stats.OverheadFit | None = None
     batching: list[stats.UNetBatching] = field(default_factory=list)
     setup_s: dict[str, float] = field(default_factory=dict)  # export, server start...
 
@@ -58,6 +59,7 @@ class TargetResult:
             "throughput": [run.to_dict() for run in self.runs()],
             "max_abs_diff_vs_diffusers": self.max_abs_diff_vs_diffusers,
             "stages": self.stages.to_dict() if self.stages else None,
+            "overhead_fit": self.overhead_fit.to_dict() if self.overhead_fit else None,
             "batching": [b.to_dict() for b in self.batching],
             "setup_s": self.setup_s,
         }
@@ -70,9 +72,9 @@ def measure(target: Target, workload: Workload, stats_client: Any = None,
     # One untimed request: first-call costs (allocations, lazy imports, onnxruntime's per-shape set-up).
     run_closed_loop(target, request, 1, 1)
 
-    def timed(concurrency: int) -> tuple[LoadRun, np.ndarray, stats.Snapshot | None]:
+    def timed(concurrency: int, body: dict = request) -> tuple[LoadRun, np.ndarray, stats.Snapshot | None]:
         before = stats.snapshot(stats_client) if stats_client else None
-        run, images = run_closed_loop(target, request, concurrency, workload.requests_at(concurrency))
+        run, images = run_closed_loop(target, body, concurrency, workload.requests_at(concurrency))
         phase = stats.delta(stats.snapshot(stats_client), before) if stats_client else None
         return run, images, phase
 
@@ -80,6 +82,10 @@ def measure(target: Target, workload: Workload, stats_client: Any = None,
     result = TargetResult(target.name, target.kind, target.runtime, workload.precision, latency)
     if phase is not None:
         result.stages = stats.stage_breakdown(phase, workload.steps)
+    probe = workload.overhead_probe_steps
+    if phase is not None and target.kind == "triton" and probe and probe != workload.steps:
+        _, _, short = timed(1, workload.request_with_steps(probe))
+        result.overhead_fit = stats.fit_overhead(stats.stage_breakdown(short, probe), result.stages)
     if reference is not None:
         result.max_abs_diff_vs_diffusers = int(np.abs(images.astype(np.int16) - reference.astype(np.int16)).max())
     if workload.sweeps(target.name):

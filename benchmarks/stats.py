@@ -162,3 +162,24 @@ def unet_batching(phase: Snapshot, concurrency: int) -> UNetBatching:
         unet_queue_ms_per_request=unet.per_request_ms(unet.queue_ns),
         unet_compute_ms_per_execution=unet.per_execution_ms(unet.execution_compute_ns),
     )
+
+
+@dataclass(frozen=True)
+class OverheadFit:
+    """Overhead at two step counts: a per-step slope (BLS hops, scheduler step) and a fixed part per request."""
+
+    steps: tuple[int, int]
+    overhead_ms: tuple[float, float]
+    per_step_ms: float
+    fixed_ms: float
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "steps": list(self.steps), "overhead_ms": list(self.overhead_ms)}
+
+
+def fit_overhead(short: StageBreakdown, long: StageBreakdown) -> OverheadFit:
+    if short.steps == long.steps:
+        raise ValueError("the overhead fit needs two different step counts")
+    per_step = (long.overhead_ms - short.overhead_ms) / (long.steps - short.steps)
+    return OverheadFit((short.steps, long.steps), (short.overhead_ms, long.overhead_ms), per_step,
+                       long.overhead_ms - per_step * long.steps)

@@ -24,6 +24,9 @@ class Workload:
     concurrency: tuple[int, ...]  # levels of the throughput sweep (1 reuses the latency run)
     waves: int = 2  # requests per level = waves x concurrency
     warmup_waves: int = 1  # untimed waves per level: new batch shapes need warm-up runs (onnxruntime)
+    # A second, shorter run per Triton target splits the orchestration overhead into a per-step slope and a
+    # fixed per-request part (tokenizer, scheduler set-up, decode hop); None skips it.
+    overhead_probe_steps: int | None = None
     # Targets that get the concurrency sweep (None: all); the others are measured at concurrency 1 only.
     sweep_targets: tuple[str, ...] | None = None
     guidance_scale: float = 7.5
@@ -57,6 +60,9 @@ class Workload:
     def sweeps(self, target_name: str) -> bool:
         return self.sweep_targets is None or target_name in self.sweep_targets
 
+    def request_with_steps(self, steps: int) -> dict[str, Any]:
+        return {**self.request(), "num_inference_steps": steps}
+
     def requests_at(self, concurrency: int) -> int:
         return self.latency_requests if concurrency == 1 else self.waves * concurrency
 
@@ -68,14 +74,14 @@ class Workload:
 # (preset, device) -> the default workload.
 WORKLOADS: dict[tuple[str, str], Workload] = {
     ("tiny", "cpu"): Workload("tiny", "cpu", 128, 128, steps=20, latency_requests=20, concurrency=(1, 2, 4, 8),
-                              waves=3),
+                              waves=3, overhead_probe_steps=5),
     # SD1.5 on 2 CPU cores is ~10 s per 256 px image at 4 steps (UNet ~1.5-2.2 s per batch-2 step, VAE
     # decode ~2 s). To stay in the 15-minute budget: one timed wave per level, levels up to 4 (2 cores are
     # saturated from 2 on), and only the baseline and onnxruntime (the CPU runtime) get the sweep.
     ("sd15", "cpu"): Workload("sd15", "cpu", 256, 256, steps=4, latency_requests=3, concurrency=(1, 2, 4),
                               waves=1, warmup_waves=0, sweep_targets=("diffusers", "triton[onnxruntime]")),
     ("tiny", "cuda"): Workload("tiny", "cuda", 128, 128, steps=20, latency_requests=30, concurrency=(1, 2, 4, 8),
-                               waves=4),
+                               waves=4, overhead_probe_steps=5),
     ("sd15", "cuda"): Workload("sd15", "cuda", 512, 512, steps=30, latency_requests=10, concurrency=(1, 2, 4, 8),
                                waves=3),
 }
@@ -88,7 +94,7 @@ def workload_for(preset: str, device: str, quick: bool = False, **overrides: Any
     workload = WORKLOADS[(preset, device)]
     if quick:
         workload = replace(workload, steps=3, latency_requests=3, concurrency=(1, 2), waves=1, warmup_waves=0,
-                           sweep_targets=None)
+                           sweep_targets=None, overhead_probe_steps=1 if workload.overhead_probe_steps else None)
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if "concurrency" in overrides:
         overrides["concurrency"] = tuple(sorted(set(overrides["concurrency"]) | {1}))

@@ -60,6 +60,14 @@ def check_e2e(data: dict[str, Any], runtimes: tuple[str, ...], gateway: bool) ->
             assert finite_positive(stages[key]), key
         assert math.isclose(stages["components_ms"] + stages["overhead_ms"], stages["served_ms"], rel_tol=1e-6)
         assert math.isclose(stages["overhead_per_step_ms"] * stages["steps"], stages["overhead_ms"], rel_tol=1e-6)
+        fit = target["overhead_fit"]
+        if target["kind"] == "triton" and data["workload"]["overhead_probe_steps"]:
+            (short, long), (short_ms, long_ms) = fit["steps"], fit["overhead_ms"]
+            assert long == stages["steps"] and math.isclose(long_ms, stages["overhead_ms"], rel_tol=1e-6)
+            assert math.isclose(fit["per_step_ms"] * (long - short), long_ms - short_ms, rel_tol=1e-6, abs_tol=1e-9)
+            assert math.isclose(fit["fixed_ms"] + fit["per_step_ms"] * long, long_ms, rel_tol=1e-6, abs_tol=1e-9)
+        else:
+            assert fit is None
         assert [b["concurrency"] for b in target["batching"]] == [c for c in levels if c > 1]
         for batching in target["batching"]:
             assert batching["txt2img_requests"] == data["workload"]["waves"] * batching["concurrency"]

@@ -54,6 +54,16 @@ def test_stage_breakdown_subtracts_components_from_served_time():
     assert breakdown.overhead_per_step_ms == pytest.approx(2.8)
 
 
+def test_overhead_fit_separates_per_step_from_fixed_costs():
+    def breakdown(steps, overhead):
+        return stats.StageBreakdown(1, steps, 0, 0, 0, 0, 0, 0, 0, overhead, overhead / steps)
+
+    fit = stats.fit_overhead(breakdown(5, 5 * 0.5 + 12.0), breakdown(20, 20 * 0.5 + 12.0))
+    assert fit.per_step_ms == pytest.approx(0.5) and fit.fixed_ms == pytest.approx(12.0)
+    with pytest.raises(ValueError):
+        stats.fit_overhead(breakdown(5, 1.0), breakdown(5, 1.0))
+
+
 def test_unet_batching_counts_executions_not_requests():
     phase = {"txt2img": stats.ModelStats.from_triton(triton_stats(4, 4, 4, 1, 0, 1)),
              "unet": stats.ModelStats.from_triton(triton_stats(40, 16, 80, 1, 40_000_000, 160_000_000,
