@@ -1,7 +1,7 @@
 # The two README commands: `make demo` and `make test`. Both run the idempotent setup first.
 PY := .venv/bin/python
 
-.PHONY: setup demo test serve export clean
+.PHONY: setup demo test serve serve-all gateway export clean
 
 setup:
 	@bash scripts/setup.sh
@@ -22,6 +22,12 @@ bench: setup
 
 serve: setup
 	$(PY) -m serving
+
+serve-all: setup  # tritonserver on model_repository/ and the REST gateway on :8080
+	$(PY) -m gateway --with-triton
+
+gateway: setup  # the gateway alone, in front of GATEWAY_REPLICAS (default 127.0.0.1:8001)
+	$(PY) -m gateway
 
 clean:
 	rm -rf out logs model_repository/*/1/model.onnx*

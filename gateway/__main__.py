@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import signal
 from pathlib import Path
 
 import uvicorn
@@ -37,9 +38,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal with the previous handler
+    # in place; this one turns it into SystemExit, so the `with` below still stops tritonserver.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, _exit_on_signal)
     overrides: dict = {}
     if args.replicas:
         overrides["replicas"] = args.replicas
