@@ -151,10 +151,16 @@ def _own_process_tree() -> set[int]:
     return own
 
 
-def competing_processes() -> list[str]:
-    """Other people's tritonservers, test runs and perf_analyzers (not this process tree)."""
+def _cpu_seconds(pid: str) -> float:
+    fields = (Path("/proc") / pid / "stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def competing_processes(sample_s: float = 2.0, min_cpu: float = 0.05) -> list[str]:
+    """Other people's tritonservers, test runs, stubs and perf_analyzers (not this process tree) that use
+    more than `min_cpu` of a core over `sample_s` seconds; an idle server costs nothing."""
     own = _own_process_tree()
-    found = []
+    candidates: dict[str, str] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) in own:
             continue
@@ -163,8 +169,23 @@ def competing_processes() -> list[str]:
         except OSError:
             continue
         if command and COMPETING.search(command):
-            found.append(f"{entry.name} {command[:120]}")
-    return found
+            candidates[entry.name] = command
+    before = {}
+    for pid in candidates:
+        try:
+            before[pid] = _cpu_seconds(pid)
+        except (OSError, IndexError, ValueError):
+            continue
+    time.sleep(sample_s if before else 0)
+    busy = []
+    for pid, start in before.items():
+        try:
+            used = (_cpu_seconds(pid) - start) / sample_s
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+        if used > min_cpu:
+            busy.append(f"{pid} ({used:.0%} CPU) {candidates[pid][:100]}")
+    return busy
 
 
 @dataclass

@@ -7,6 +7,7 @@ gives exactly that phase's figures, whatever ran on the server earlier (warm-up,
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
@@ -85,6 +86,20 @@ def snapshot(client: Any, models: tuple[str, ...] = (ORCHESTRATOR, *COMPONENTS))
 
 def delta(after: Snapshot, before: Snapshot) -> Snapshot:
     return {name: after[name] - before[name] for name in after}
+
+
+def settled_delta(client: Any, before: Snapshot, requests: int, timeout_s: float = 5.0) -> Snapshot:
+    """The phase's delta once Triton has counted all `requests` txt2img requests.
+
+    Triton updates a request's statistics after it has sent the response, so a snapshot taken right
+    after the last response can miss that request.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        phase = delta(snapshot(client, tuple(before)), before)
+        if phase[ORCHESTRATOR].requests >= requests or time.monotonic() > deadline:
+            return phase
+        time.sleep(0.02)
 
 
 @dataclass(frozen=True)
