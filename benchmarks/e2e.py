@@ -45,6 +45,7 @@ class TargetResult:
     overhead_fit: stats.OverheadFit | None = None
     batching: list[stats.UNetBatching] = field(default_factory=list)
     setup_s: dict[str, float] = field(default_factory=dict)  # export, server start...
+    paired: dict[str, Any] | None = None  # gateway: alternating with direct Triton calls (drift cancels)
 
     def runs(self) -> list[LoadRun]:
         return [self.latency, *self.sweep]
@@ -62,6 +63,7 @@ class TargetResult:
             "overhead_fit": self.overhead_fit.to_dict() if self.overhead_fit else None,
             "batching": [b.to_dict() for b in self.batching],
             "setup_s": self.setup_s,
+            "paired": self.paired,
         }
 
 
@@ -160,6 +162,8 @@ def run_e2e(workload: Workload, options: E2EOptions) -> dict[str, Any]:
     gc.collect()
 
     gateway_reason = gateway_available() if options.gateway else "disabled (--no-gateway)"
+    if not workload.gateway:
+        gateway_reason = "its cost does not depend on the model; it is measured on the tiny preset"
     for runtime in options.runtimes:
         setup: dict[str, float] = {}
         with triton_server(workload, runtime, options.work_dir, options.log_dir, setup, options.unet_queue_delay_us,
@@ -203,8 +207,32 @@ def _measure_gateway(url: str, runtime: str, workload: Workload, options: E2EOpt
         target = GatewayTarget(gateway.url, runtime)
         result, _ = measure(target, workload, stats_client, reference)
         result.setup_s = {"gateway_start_s": time.perf_counter() - started}
+        direct = TritonTarget(url, runtime)
+        result.paired = paired_latency(direct, target, workload.request(), workload.latency_requests)
+        direct.close()
         target.close()
     return result
+
+
+def paired_latency(first: Target, second: Target, request: dict, pairs: int) -> dict[str, Any]:
+    """Alternates one request to each target: load drift on a shared machine hits both sides alike,
+    so the median of the per-pair differences is what the second layer adds."""
+    sessions = (first.open_session(), second.open_session())
+    samples: tuple[list[float], list[float]] = ([], [])
+    for _ in range(pairs):
+        for session, out in zip(sessions, samples):
+            started = time.perf_counter()
+            session(request)
+            out.append((time.perf_counter() - started) * 1000.0)
+    differences = [b - a for a, b in zip(*samples)]
+    return {
+        "pairs": pairs,
+        "baseline": first.name,
+        "baseline_p50_ms": float(np.median(samples[0])),
+        "p50_ms": float(np.median(samples[1])),
+        "added_ms_median_of_pairs": float(np.median(differences)),
+        "added_ms_p90_of_pairs": float(np.percentile(differences, 90)),
+    }
 
 
 def compute_ratios(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -27,6 +27,8 @@ class Workload:
     # A second, shorter run per Triton target splits the orchestration overhead into a per-step slope and a
     # fixed per-request part (tokenizer, scheduler set-up, decode hop); None skips it.
     overhead_probe_steps: int | None = None
+    # The gateway adds HTTP and PNG work that does not depend on the model: measured where it shows (tiny).
+    gateway: bool = True
     # Targets that get the concurrency sweep (None: all); the others are measured at concurrency 1 only.
     sweep_targets: tuple[str, ...] | None = None
     guidance_scale: float = 7.5
@@ -79,7 +81,8 @@ WORKLOADS: dict[tuple[str, str], Workload] = {
     # decode ~2 s). To stay in the 15-minute budget: one timed wave per level, levels up to 4 (2 cores are
     # saturated from 2 on), and only the baseline and onnxruntime (the CPU runtime) get the sweep.
     ("sd15", "cpu"): Workload("sd15", "cpu", 256, 256, steps=4, latency_requests=3, concurrency=(1, 2, 4),
-                              waves=1, warmup_waves=0, sweep_targets=("diffusers", "triton[onnxruntime]")),
+                              waves=1, warmup_waves=0, gateway=False,
+                              sweep_targets=("diffusers", "triton[onnxruntime]")),
     ("tiny", "cuda"): Workload("tiny", "cuda", 128, 128, steps=20, latency_requests=30, concurrency=(1, 2, 4, 8),
                                waves=4, overhead_probe_steps=5),
     ("sd15", "cuda"): Workload("sd15", "cuda", 512, 512, steps=30, latency_requests=10, concurrency=(1, 2, 4, 8),
@@ -94,7 +97,8 @@ def workload_for(preset: str, device: str, quick: bool = False, **overrides: Any
     workload = WORKLOADS[(preset, device)]
     if quick:
         workload = replace(workload, steps=3, latency_requests=3, concurrency=(1, 2), waves=1, warmup_waves=0,
-                           sweep_targets=None, overhead_probe_steps=1 if workload.overhead_probe_steps else None)
+                           sweep_targets=None, gateway=True,
+                           overhead_probe_steps=1 if workload.overhead_probe_steps else None)
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if "concurrency" in overrides:
         overrides["concurrency"] = tuple(sorted(set(overrides["concurrency"]) | {1}))

@@ -49,6 +49,13 @@ def check_e2e(data: dict[str, Any], runtimes: tuple[str, ...], gateway: bool) ->
         for run in target["throughput"]:
             assert finite_positive(run["images_per_s"])
             assert math.isclose(run["images_per_s"], run["images"] / run["wall_s"], rel_tol=REL)
+        if target["kind"] == "gateway":
+            paired = target["paired"]
+            assert paired["pairs"] == data["workload"]["latency_requests"]
+            assert finite_positive(paired["p50_ms"]) and finite_positive(paired["baseline_p50_ms"])
+            assert math.isfinite(paired["added_ms_median_of_pairs"])
+        else:
+            assert target["paired"] is None
         if target["kind"] == "diffusers":
             assert target["stages"] is None and target["max_abs_diff_vs_diffusers"] is None
             continue

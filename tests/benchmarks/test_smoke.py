@@ -53,7 +53,7 @@ def test_report_exports_serves_and_summarises(tmp_path):
     e2e = checks.load(out / "e2e-tiny-cpu.json")
     checks.check_e2e(e2e, runtimes=("onnxruntime",), gateway=True)
     assert e2e["targets"][1]["setup_s"]["export_s"] > 0 and e2e["targets"][1]["setup_s"]["server_start_s"] > 0
-    assert e2e["quiet_check"]["waited_s"] == 0
+    assert e2e["quiet_check"]["waited_s"] < 10  # --wait-quiet 0: one look at the machine, no waiting
     checks.check_perf(checks.load(out / "perf_analyzer-tiny-cpu.json"),
                       ("txt2img", "text_encoder", "unet", "vae_decoder"), QUICK_LEVELS)
     summary = checks.load(out / "summary-cpu.json")
