@@ -5,6 +5,7 @@ No export or engine build happens here: the server only loads what `python -m ex
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -20,6 +21,15 @@ from types import TracebackType
 from serving.tritonserver_dist import TritonDistribution, server_environment
 
 log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent() -> None:
+    """Runs in the child before exec: the kernel sends SIGTERM to tritonserver if its launcher dies
+    (a killed test run or demo must not leave a server holding ports and memory)."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -93,7 +103,7 @@ class TritonServer:
                  self.host, self.ports.grpc, self.ports.http, self.log_file)
         self._process = subprocess.Popen(
             self.command(), stdout=log_handle, stderr=subprocess.STDOUT, env=server_environment(),
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_stop_with_parent,
         )
         log_handle.close()
         self.wait_ready(timeout_s)

@@ -52,3 +52,28 @@ def test_serving_command_stops_cleanly_on_sigterm(tiny_repository, tmp_path):
     assert "stopped" in output
     with pytest.raises(OSError):
         urllib.request.urlopen(url, timeout=1)
+
+
+def test_server_stops_when_its_launcher_is_killed(tiny_repository, tmp_path):
+    """A killed launcher (crashed test run, kill -9 of the demo) must not leave tritonserver behind."""
+    script = (
+        "import sys, time; from pathlib import Path; from serving.server import TritonServer, ServerPorts; "
+        f"s = TritonServer(Path({str(tiny_repository)!r}), ServerPorts.free(), log_file=Path({str(tmp_path / 'log')!r})).start(); "
+        "print(s.pid, flush=True); time.sleep(600)"
+    )
+    launcher = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    server_pid = int(launcher.stdout.readline())
+    launcher.kill()
+    launcher.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _alive(server_pid):
+        time.sleep(0.5)
+    assert not _alive(server_pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
