@@ -33,7 +33,8 @@ async def _purge_images(store: ImageStore) -> None:
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     metrics = Metrics()
-    pool = ReplicaPool(settings.replicas, [settings.model, settings.stream_model], settings.max_in_flight_per_replica,
+    required = [settings.model] + ([settings.stream_model] if settings.stream_model else [])
+    pool = ReplicaPool(settings.replicas, required, settings.max_in_flight_per_replica,
                        metrics, settings.health_interval_s, settings.health_timeout_s)
     state = GatewayState(
         settings=settings, metrics=metrics, pool=pool,

@@ -27,7 +27,7 @@ class GatewaySettings(BaseSettings):
     # Triton replicas (gRPC host:port), comma-separated in the environment.
     replicas: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1:8001"])
     model: str = "txt2img"
-    stream_model: str = "txt2img_stream"
+    stream_model: str = "txt2img_stream"  # empty: no streaming (and the replicas need not serve it)
     max_in_flight_per_replica: int = Field(8, ge=1)
     request_timeout_s: float = Field(300.0, gt=0)
     health_interval_s: float = Field(2.0, gt=0)

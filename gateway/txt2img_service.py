@@ -142,6 +142,9 @@ class Txt2ImgService:
     async def stream(self, job: Txt2ImgJob, rename: Mapping[str, str] | None = None
                      ) -> AsyncIterator[Progress | Generated]:
         """Progress per step, then the result. Retried once elsewhere only if nothing was yielded yet."""
+        if not self.stream_model:
+            raise GatewayError(501, "streaming is disabled on this gateway (GATEWAY_STREAM_MODEL is empty)",
+                               param="stream", code="streaming_disabled")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
         tried: list[Replica] = []

@@ -107,3 +107,12 @@ def test_metrics_count_requests_by_route_and_status(gateway) -> None:
     for name in ("gateway_request_duration_seconds_bucket", "gateway_requests_in_flight", "gateway_replica_in_flight",
                  "gateway_replica_healthy", "gateway_retries_total"):
         assert name in text
+
+
+def test_streaming_can_be_disabled(start_gateway) -> None:
+    """GATEWAY_STREAM_MODEL= serves repositories without txt2img_stream: readiness no longer needs it."""
+    plain = start_gateway(stream_model="")
+    assert httpx.get(f"{plain.url}/readyz").json()["models"] == ["txt2img"]
+    response = httpx.post(f"{plain.url}/v1/txt2img", json={"prompt": "a", "stream": True})
+    assert response.status_code == 501 and response.json()["error"]["param"] == "stream"
+    assert httpx.post(f"{plain.url}/v1/txt2img", json={"prompt": "a", "num_inference_steps": 2}).status_code == 200

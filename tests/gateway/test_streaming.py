@@ -106,3 +106,28 @@ def test_stream_disconnect_cancels_triton_request(gateway, triton_server) -> Non
     assert total == 150 and 3 <= done < 100
     wait_until(lambda: metric(gateway, "gateway_replica_in_flight", replica=triton_server.grpc_url) == 0, 5)
     assert metric(gateway, "gateway_cancelled_total", route="/v1/txt2img") >= 1
+
+
+def test_streams_run_concurrently_in_the_decoupled_model(gateway) -> None:
+    """Two streams at once interleave their steps (txt2img_stream runs requests on worker threads)."""
+    timelines: dict[int, list[float]] = {}
+
+    def run(seed: int) -> None:
+        body = {"prompt": "a stool", "seed": seed, "num_inference_steps": 30, "stream": True}
+        with httpx.stream("POST", f"{gateway.url}/v1/txt2img", json=body, timeout=60) as response:
+            timelines[seed] = []
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    timelines[seed].append(time.monotonic())
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    first, second = timelines[1], timelines[2]
+    assert len(first) == len(second) == 31
+    # Each stream started before the other one finished: they overlapped, not queued one after the other.
+    assert first[0] < second[-1] and second[0] < first[-1]
+    overlap = min(first[-1], second[-1]) - max(first[0], second[0])
+    assert overlap > 0.5 * min(first[-1] - first[0], second[-1] - second[0])
