@@ -242,6 +242,13 @@ def summary_markdown(results: list[dict[str, Any]], perf_results: list[dict[str,
 
     def render(prefix: str) -> str:
         parts = [
+            "Each run compares, on the same weights, seed, scheduler, steps and size: (a) diffusers' "
+            "`StableDiffusionPipeline` in-process, (b) Triton `txt2img` over gRPC for each component runtime, "
+            "(c) the REST gateway (`POST /v1/images/generations`). Ratios are taken within the run. Parts can run "
+            "alone: `python -m benchmarks e2e --preset sd15`, `python -m benchmarks perf --url 127.0.0.1:8001 "
+            "--model-repository model_repository` (perf_analyzer against a running server). Results (JSON with "
+            f"machine, versions, git commit; Markdown; PNG plots) are in `{prefix or 'benchmarks/results/'}`.",
+            "",
             f"Produced by `{DOCUMENTED_COMMAND}` (`{results[0]['command']}`) in {wall_s / 60:.1f} min, "
             f"exports and server starts included.",
             "",

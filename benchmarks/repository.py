@@ -64,23 +64,38 @@ def export_repository(workload: Workload, runtime: str, directory: Path, unet_qu
     return directory
 
 
+def warmup_batches(workload: Workload, pair: int) -> list[int]:
+    """Every batch the dynamic batcher can form at the highest concurrency: k requests of `pair` samples."""
+    return [pair * k for k in range(1, max(workload.concurrency) + 1)]
+
+
 def warm_at_benchmark_size(repository: Path, workload: Workload) -> None:
+    """Warm-up samples at the benchmarked size, one per batch size the run can produce (onnxruntime's first
+    runs at a new shape are slow; without this they would land in the first timed concurrency runs)."""
     native = warmup_size(repository)
     scale_h, scale_w = workload.height / native.height, workload.width / native.width
-    for name, batch in component_batch_sizes(workload).items():
+    for name, pair in component_batch_sizes(workload).items():
         config_path = repository / name / "config.pbtxt"
         config = read_config(config_path)
+        if not config.model_warmup:
+            continue
         dynamic = {spec.name: [d == -1 for d in spec.dims] for spec in config.input}
-        for warmup in config.model_warmup:
-            warmup.batch_size = batch
-            for input_name, data in warmup.inputs.items():
-                # Dynamic axes are spatial: ..., height, width (latents or pixels) are the last two.
-                dims = list(data.dims)
-                for axis, is_dynamic in enumerate(dynamic[input_name]):
-                    if is_dynamic:
-                        scale = scale_h if axis == len(dims) - 2 else scale_w
-                        dims[axis] = round(dims[axis] * scale)
-                del data.dims[:]
-                data.dims.extend(dims)
+        template = type(config.model_warmup[0])()
+        template.CopyFrom(config.model_warmup[0])
+        for input_name, data in template.inputs.items():
+            # Dynamic axes are spatial: ..., height, width (latents or pixels) are the last two.
+            dims = list(data.dims)
+            for axis, is_dynamic in enumerate(dynamic[input_name]):
+                if is_dynamic:
+                    dims[axis] = round(dims[axis] * (scale_h if axis == len(dims) - 2 else scale_w))
+            del data.dims[:]
+            data.dims.extend(dims)
+        del config.model_warmup[:]
+        for batch in warmup_batches(workload, pair):
+            if config.max_batch_size and batch > config.max_batch_size:
+                break
+            warmup = config.model_warmup.add()
+            warmup.CopyFrom(template)
+            warmup.name, warmup.batch_size = f"benchmark_batch_{batch}", batch
         write_config(config, repository / name)
     (repository / WARMUP_FILE).write_text(json.dumps({"height": workload.height, "width": workload.width}))

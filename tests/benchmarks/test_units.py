@@ -169,11 +169,13 @@ def test_update_readme_appends_then_replaces(tmp_path):
 def test_warmup_moves_to_the_benchmarked_size(tiny_repository, tmp_path):
     repository = tmp_path / "repo"
     shutil.copytree(tiny_repository, repository, ignore=shutil.ignore_patterns("*.onnx", "*.onnx.data", "weights"))
-    workload = workload_for("tiny", "cpu", height=64, width=96)
+    workload = workload_for("tiny", "cpu", height=64, width=96, concurrency=(1, 2, 4))
     warm_at_benchmark_size(repository, workload)
     assert (repository / WARMUP_FILE).exists() and warmup_size(repository).width == 96
-    unet = read_config(repository / "unet" / "config.pbtxt").model_warmup[0]
-    assert unet.batch_size == 2 and list(unet.inputs["sample"].dims) == [4, 8, 12]
-    assert list(unet.inputs["encoder_hidden_states"].dims) == [77, 32]
-    vae = read_config(repository / "vae_decoder" / "config.pbtxt").model_warmup[0]
-    assert vae.batch_size == 1 and list(vae.inputs["latent_sample"].dims) == [4, 8, 12]
+    unet = read_config(repository / "unet" / "config.pbtxt").model_warmup
+    assert [w.batch_size for w in unet] == [2, 4, 6, 8]  # every batch 4 concurrent CFG pairs can form
+    assert all(list(w.inputs["sample"].dims) == [4, 8, 12] for w in unet)
+    assert list(unet[0].inputs["encoder_hidden_states"].dims) == [77, 32]
+    vae = read_config(repository / "vae_decoder" / "config.pbtxt").model_warmup
+    assert [w.batch_size for w in vae] == [1, 2, 3, 4]
+    assert list(vae[0].inputs["latent_sample"].dims) == [4, 8, 12]
