@@ -14,6 +14,7 @@ import argparse
 import io
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -88,7 +89,10 @@ def main(argv: list[str] | None = None) -> None:
         with TritonServer(repository, ServerPorts.free(), log_file=scratch / "tritonserver.log") as server, \
                 GatewayProcess(free_port(), {"GATEWAY_REPLICAS": server.grpc_url, "GATEWAY_IMAGE_DIR": str(scratch / "images")},
                                log_file=scratch / "gateway.log", inherit_settings=False) as gateway:
+            load_before = os.getloadavg()[0]
             result = measure(server.grpc_url, gateway.url, args.requests, args.steps)
+            # Other work on the machine shows up as noise in both paths; report it with the numbers.
+            result["load_average_1min"] = {"before": load_before, "after": os.getloadavg()[0], "cpus": os.cpu_count()}
     result["command"] = "python -m gateway.overhead " + " ".join(argv if argv is not None else sys.argv[1:])
     text = json.dumps(result, indent=2)
     if args.out:

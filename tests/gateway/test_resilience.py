@@ -83,3 +83,25 @@ def test_request_timeout_is_504(start_gateway, triton_server) -> None:
     assert time.monotonic() - started < 2.0
     # The timed-out Triton request was cancelled: the slot is free again.
     wait_until(lambda: metric(gateway, "gateway_replica_in_flight", replica=triton_server.grpc_url) == 0, 5)
+
+
+def test_replica_refusing_connections_is_taken_out_and_streams_retry(start_gateway, triton_server, second_replica) -> None:
+    """Before any probe notices, a dead replica's refused connection sends the request elsewhere (same seed)."""
+    if not second_replica.running:
+        second_replica.start()
+    gateway = start_gateway(replicas=[second_replica.grpc_url, triton_server.grpc_url], health_interval_s=600)
+    assert all(replica["healthy"] for replica in httpx.get(f"{gateway.url}/readyz").json()["replicas"])
+    second_replica.kill()  # the prober will not look again for 10 minutes
+
+    body = {"prompt": "a brass lamp", "seed": 77, "num_inference_steps": 4, "stream": True}
+    streams = []
+    for _ in range(2):  # ties alternate, so one of these goes to the dead replica first
+        response = httpx.post(f"{gateway.url}/v1/txt2img", json=body, timeout=60)
+        assert response.status_code == 200
+        streams.append(response.text)
+    assert all(text.count("event: progress") == 4 and "event: image" in text for text in streams)
+    images = [text.split("event: image\ndata: ")[1] for text in streams]
+    assert images[0] == images[1]  # same seed, same image, whichever replica served it
+    assert metric(gateway, "gateway_retries_total") == 1
+    replicas = {r["url"]: r for r in httpx.get(f"{gateway.url}/readyz").json()["replicas"]}
+    assert replicas[second_replica.grpc_url]["healthy"] is False and replicas[triton_server.grpc_url]["healthy"] is True
