@@ -76,7 +76,7 @@ def measure(target: Target, workload: Workload, stats_client: Any = None,
 
     def timed(concurrency: int, body: dict = request) -> tuple[LoadRun, np.ndarray, stats.Snapshot | None]:
         before = stats.snapshot(stats_client) if stats_client else None
-        run, images = run_closed_loop(target, body, concurrency, workload.requests_at(concurrency))
+        run, images = run_closed_loop(target, body, concurrency, workload.requests_at(concurrency, target.name))
         phase = stats.settled_delta(stats_client, before, len(run.latencies_s)) if stats_client else None
         return run, images, phase
 
