@@ -111,7 +111,7 @@ class Txt2ImgService:
 
     def _replica_failed(self, replica: Replica, error: BaseException, tried: list[Replica]) -> None:
         self.pool.record_error(replica, "unavailable")
-        self.pool.mark_down(replica, str(error))
+        self.pool.mark_down(replica, error.details() if isinstance(error, grpc.aio.AioRpcError) else str(error))
         tried.append(replica)
 
     async def generate(self, job: Txt2ImgJob, rename: Mapping[str, str] | None = None) -> Generated:
