@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shlex
 import sys
@@ -123,6 +124,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     full.add_argument("--update-readme", action="store_true", help="put the summary in README's Performance section")
     add_workload_arguments(full)
     add_e2e_arguments(full)
+
+    render = commands.add_parser("render", help="rewrite the Markdown (and README) from a report's JSON files")
+    render.add_argument("--output", type=Path, default=RESULTS_DIR)
+    render.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    render.add_argument("--presets", default="tiny,sd15")
+    render.add_argument("--update-readme", action="store_true")
     return parser.parse_args(argv)
 
 
@@ -227,6 +234,22 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None) -> None:
     log.info("report done in %.1f min: %s", wall / 60, args.output / f"summary-{device}.md")
 
 
+def cmd_render(args: argparse.Namespace, argv: list[str] | None) -> None:
+    """Re-renders tables from the JSON of the last report (no measurement): for a changed report format."""
+    load = lambda path: json.loads(path.read_text())  # noqa: E731
+    results = [load(args.output / f"e2e-{preset}-{args.device}.json") for preset in args.presets.split(",")]
+    perf_results = [load(path) for path in sorted(args.output.glob(f"perf_analyzer-*-{args.device}.json"))]
+    summary_data = load(args.output / f"summary-{args.device}.json")
+    for result in results:
+        (args.output / f"e2e-{result['preset']}-{args.device}.md").write_text(report.e2e_markdown(result))
+    for perf in perf_results:
+        (args.output / f"perf_analyzer-{perf['preset']}-{args.device}.md").write_text(report.perf_markdown(perf))
+    summary = summary_markdown(results, perf_results, summary_data["quiet_check"], summary_data["wall_s"], True)
+    (args.output / f"summary-{args.device}.md").write_text(summary(""))
+    if args.update_readme:
+        report.update_readme(README, summary(_relative(args.output)))
+
+
 def _relative(directory: Path) -> str:
     try:
         return str(directory.resolve().relative_to(README.parent)) + "/"
@@ -276,7 +299,8 @@ def summary_markdown(results: list[dict[str, Any]], perf_results: list[dict[str,
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    {"e2e": cmd_e2e, "perf": cmd_perf, "report": cmd_report}[args.command](args, argv)
+    commands = {"e2e": cmd_e2e, "perf": cmd_perf, "report": cmd_report, "render": cmd_render}
+    commands[args.command](args, argv)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,9 @@ def e2e_markdown(result: dict[str, Any]) -> str:
     lines = [
         f"#### End to end, {workload_line(result)}",
         "",
+        f"Load average (1, 5, 15 min) when this preset finished: {result['machine']['load_average']}; targets "
+        "run one after the other, so load that changes during the run biases their ratios.",
+        "",
         "| target | runtime | p50 ms | p90 ms | p99 ms | n | " + " | ".join(f"img/s c={c}" for c in levels)
         + " | p50 ratio | img/s ratio c=" + f"{max(levels)} |",
         "|---|---|---:|---:|---:|---:|" + "---:|" * len(levels) + "---:|---:|",
