@@ -7,20 +7,24 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from serving.process import ManagedProcess
+
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class GatewayProcess:
+class GatewayProcess(ManagedProcess):
+    service_name = "gateway"
+    poll_interval_s = 0.1
+    stop_timeout_s = 15.0
+
     port: int
     env: dict[str, str] = field(default_factory=dict)  # GATEWAY_* settings
     log_file: Path = Path("logs/gateway.log")
@@ -33,49 +37,27 @@ class GatewayProcess:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def start(self, timeout_s: float = 60.0) -> "GatewayProcess":
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gateway", "--host", self.host, "--port", str(self.port)]
+
+    def environment(self) -> dict[str, str]:
         inherited = {key: value for key, value in os.environ.items()
                      if self.inherit_settings or not key.startswith("GATEWAY_")}
-        env = {**inherited, **self.env}
-        with open(self.log_file, "ab") as handle:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "--host", self.host, "--port", str(self.port)],
-                stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=self.cwd, start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"gateway exited with {self._process.returncode}; log:\n{self.tail_log()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"gateway not up after {timeout_s} s; log:\n{self.tail_log()}")
+        return {**inherited, **self.env}
 
-    def tail_log(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
+    def working_directory(self) -> Path | None:
+        return self.cwd
 
-    def stop(self, timeout_s: float = 15.0) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
+    def is_ready(self) -> bool:
         try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            log.warning("gateway did not stop in %.0f s; killing it", timeout_s)
-            process.kill()
-            process.wait()
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def start(self, timeout_s: float = 60.0) -> "GatewayProcess":
+        self.spawn()
+        self.wait_ready(timeout_s)
+        return self
 
     def __enter__(self) -> "GatewayProcess":
         return self.start() if self._process is None else self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
