@@ -11,16 +11,14 @@ import importlib.util
 import logging
 import os
 import shlex
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
+from serving.process import ManagedProcess
 from serving.server import free_port
 
 log = logging.getLogger(__name__)
@@ -39,7 +37,11 @@ def gateway_available() -> str | None:
 
 
 @dataclass
-class GatewayProcess:
+class GatewayProcess(ManagedProcess):
+    service_name = "gateway"
+    poll_interval_s = 0.3
+    stop_timeout_s = 15.0
+
     triton_grpc: str
     log_file: Path
     command_template: str = DEFAULT_COMMAND
@@ -55,43 +57,20 @@ class GatewayProcess:
         return shlex.split(self.command_template.format(
             python=shlex.quote(sys.executable), host=self.host, port=self.port, triton_grpc=self.triton_grpc))
 
-    def start(self, timeout_s: float = 60.0) -> "GatewayProcess":
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "GATEWAY_REPLICAS": self.triton_grpc}
-        with open(self.log_file, "ab") as handle:
-            self._process = subprocess.Popen(self.command(), stdout=handle, stderr=subprocess.STDOUT, env=env,
-                                             start_new_session=True)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"gateway exited with code {self._process.returncode}; see {self.log_file}")
-            if self.ready():
-                log.info("gateway ready at %s (pid %d)", self.url, self._process.pid)
-                return self
-            time.sleep(0.3)
-        self.stop()
-        raise TimeoutError(f"gateway not ready after {timeout_s:.0f} s; see {self.log_file}")
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "GATEWAY_REPLICAS": self.triton_grpc}
 
-    def ready(self) -> bool:
+    def is_ready(self) -> bool:
         try:
             with urllib.request.urlopen(self.url + READY_PATH, timeout=2) as response:
                 return response.status == 200
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
 
-    def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    def start(self, timeout_s: float = 60.0) -> "GatewayProcess":
+        self.spawn()
+        self.wait_ready(timeout_s)
+        return self
 
     def __enter__(self) -> "GatewayProcess":
         return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.stop()
