@@ -66,11 +66,3 @@ class GatewayProcess(ManagedProcess):
                 return response.status == 200
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
-
-    def start(self, timeout_s: float = 60.0) -> "GatewayProcess":
-        self.spawn()
-        self.wait_ready(timeout_s)
-        return self
-
-    def __enter__(self) -> "GatewayProcess":
-        return self.start()

@@ -53,11 +53,3 @@ class GatewayProcess(ManagedProcess):
             return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
         except httpx.TransportError:
             return False
-
-    def start(self, timeout_s: float = 60.0) -> "GatewayProcess":
-        self.spawn()
-        self.wait_ready(timeout_s)
-        return self
-
-    def __enter__(self) -> "GatewayProcess":
-        return self.start() if self._process is None else self

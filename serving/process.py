@@ -31,6 +31,7 @@ class ManagedProcess:
     service_name: ClassVar[str] = "service"
     poll_interval_s: ClassVar[float] = 0.5
     stop_timeout_s: ClassVar[float] = 30.0
+    start_timeout_s: ClassVar[float] = 60.0
     log_file: Path
     _process: subprocess.Popen | None = None
 
@@ -53,6 +54,12 @@ class ManagedProcess:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout_s: float | None = None):
+        """Starts the process and returns self once it is ready."""
+        self.spawn()
+        self.wait_ready(self.start_timeout_s if timeout_s is None else timeout_s)
+        return self
 
     def spawn(self) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +110,9 @@ class ManagedProcess:
         if process is not None and process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+    def __enter__(self):
+        return self.start() if self._process is None else self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()

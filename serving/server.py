@@ -40,6 +40,7 @@ class TritonServer(ManagedProcess):
     """One tritonserver process bound to 127.0.0.1 (use as a context manager)."""
 
     service_name = "tritonserver"
+    start_timeout_s = 300.0
 
     model_repository: Path
     ports: ServerPorts = field(default_factory=ServerPorts)
@@ -77,14 +78,12 @@ class TritonServer(ManagedProcess):
     def environment(self) -> dict[str, str]:
         return server_environment()
 
-    def start(self, timeout_s: float = 300.0) -> "TritonServer":
+    def start(self, timeout_s: float | None = None) -> "TritonServer":
         if not Path(self.model_repository).is_dir():
             raise FileNotFoundError(f"model repository {self.model_repository} does not exist; run `python -m export`")
         log.info("starting tritonserver on %s (grpc %d, http %d), log %s",
                  self.host, self.ports.grpc, self.ports.http, self.log_file)
-        self.spawn()
-        self.wait_ready(timeout_s)
-        return self
+        return super().start(timeout_s)
 
     def is_ready(self) -> bool:
         try:
@@ -92,6 +91,3 @@ class TritonServer(ManagedProcess):
                 return response.status == 200
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
-
-    def __enter__(self) -> "TritonServer":
-        return self.start() if self._process is None else self
