@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from serving.pipelines.errors import InvalidInputError, RequestCancelled
+from serving.triton_errors import to_triton_error
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,10 @@ class ResponseStream:
             self.send(outputs)
         self._close()
 
-    def fail(self, message: str, code=None) -> None:
+    def fail(self, error) -> None:
+        """Sends `error` (a pb_utils.TritonError) as the final response."""
         if self._closed:
             return
-        error = pb_utils.TritonError(message) if code is None else pb_utils.TritonError(message, code)
         self._sender.send(pb_utils.InferenceResponse(error=error))
         self._close()
 
@@ -62,7 +62,6 @@ class DecoupledRunner:
         self.name = name
         self.handler = handler
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
-        self.logger = pb_utils.Logger
 
     def submit_all(self, requests: list) -> None:
         for request in requests:
@@ -72,14 +71,8 @@ class DecoupledRunner:
         stream = ResponseStream(request)
         try:
             self.handler(request, stream)
-        except InvalidInputError as error:
-            stream.fail(str(error), pb_utils.TritonError.INVALID_ARG)
-        except RequestCancelled as error:
-            self.logger.log_info(f"{self.name}: {error}")
-            stream.fail(str(error), pb_utils.TritonError.CANCELLED)
         except Exception as error:  # noqa: BLE001 - reported to the client; the model keeps serving
-            self.logger.log_error(f"{self.name} failed: {type(error).__name__}: {error}")
-            stream.fail(f"{self.name} failed: {error}")
+            stream.fail(to_triton_error(self.name, error))
         finally:
             stream.finish()
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import glob
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -75,7 +74,6 @@ def main() -> None:
     dist = TritonDistribution.locate()
     install_python_stub(dist)
     install_perf_analyzer(dist)
-    os.sync()
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from serving.bls import bls_call
-from serving.pipelines.errors import InvalidInputError, RequestCancelled
 from serving.pipelines.txt2img import Txt2ImgPipeline
 from serving.pipelines.txt2img_inputs import TXT2IMG_INPUTS, parse_txt2img_inputs
+from serving.triton_errors import to_triton_error
 from serving.triton_inputs import read_inputs
 
 
@@ -20,7 +20,6 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         assets = Path(args["model_repository"]) / args["model_version"] / config["parameters"]["assets"]["string_value"]
         self.pipeline = Txt2ImgPipeline(assets, bls_call)
-        self.logger = pb_utils.Logger
 
     def execute(self, requests: list) -> list:
         return [self.run_one(request) for request in requests]
@@ -29,14 +28,8 @@ class TritonPythonModel:
         try:
             params = parse_txt2img_inputs(read_inputs(request, TXT2IMG_INPUTS), self.pipeline.settings)
             images = self.pipeline(params, is_cancelled=request.is_cancelled)
-        except InvalidInputError as error:
-            return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG))
-        except RequestCancelled as error:
-            self.logger.log_info(f"txt2img: {error}")
-            return pb_utils.InferenceResponse(error=pb_utils.TritonError(str(error), pb_utils.TritonError.CANCELLED))
         except Exception as error:  # noqa: BLE001 - reported to the client; the instance keeps serving
-            self.logger.log_error(f"txt2img failed: {type(error).__name__}: {error}")
-            return pb_utils.InferenceResponse(error=pb_utils.TritonError(f"txt2img failed: {error}"))
+            return pb_utils.InferenceResponse(error=to_triton_error("txt2img", error))
         return pb_utils.InferenceResponse(output_tensors=[
             pb_utils.Tensor("image", images),
             pb_utils.Tensor("seed", np.array([params.seed], dtype=np.int64)),
