@@ -72,8 +72,16 @@ def decode_b64_png(text: str) -> np.ndarray:
     return decode_png(base64.b64decode(text))
 
 
-def metric(gateway: GatewayProcess, name: str, **labels: str) -> float:
-    """One sample of the gateway's /metrics (0 when absent)."""
+class MissingSeries(AssertionError):
+    """The gateway's /metrics has no sample with this name and these labels."""
+
+
+def metric(gateway: GatewayProcess, name: str, *, missing: float | None = None, **labels: str) -> float:
+    """One sample of the gateway's /metrics.
+
+    A series that is not there is an error (a misspelt name or label must not read as 0), unless the
+    caller says what absence means with `missing` (e.g. a labelled counter before its first increment).
+    """
     text = httpx.get(f"{gateway.url}/metrics", timeout=5).text
     for line in text.splitlines():
         if not line.startswith(name + "{") and not line.startswith(name + " "):
@@ -81,7 +89,9 @@ def metric(gateway: GatewayProcess, name: str, **labels: str) -> float:
         found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
         if all(found.get(key) == value for key, value in labels.items()):
             return float(line.rsplit(" ", 1)[1])
-    return 0.0
+    if missing is not None:
+        return missing
+    raise MissingSeries(f"no sample {name}{labels or ''} in {gateway.url}/metrics")
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: float = 0.05) -> float:
@@ -105,3 +115,14 @@ class LogWatch:
         with open(self.path, "rb") as handle:
             handle.seek(self.offset)
             return handle.read().decode(errors="replace")
+
+
+def cancelled_steps(log: LogWatch, model: str, timeout_s: float = 10) -> tuple[int, int]:
+    """(steps done, steps asked) from the orchestrator's cancellation line in Triton's log, once it appears."""
+    pattern = re.compile(rf"{model}: request cancelled after (\d+) of (\d+) denoising steps")
+    try:
+        wait_until(lambda: pattern.search(log.new_text()) is not None, timeout_s)
+    except AssertionError:
+        raise AssertionError(f"no cancellation of {model} in the Triton log {log.path} within {timeout_s} s") from None
+    match = pattern.search(log.new_text())
+    return int(match[1]), int(match[2])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from serving.server import ServerPorts, TritonServer
-from tests.gateway.conftest import LONG_REQUEST, decode_png, metric, wait_until
+from tests.gateway.conftest import LONG_REQUEST, LogWatch, cancelled_steps, decode_png, metric, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +74,19 @@ def test_all_replicas_down_is_a_quick_503_then_recovers(start_gateway, second_re
     assert response.status_code == 200, response.text
 
 
-def test_request_timeout_is_504(start_gateway, triton_server) -> None:
+def test_request_timeout_is_504_and_cancels_the_triton_request(start_gateway, triton_server) -> None:
     gateway = start_gateway(request_timeout_s=0.5)
+    log = LogWatch(triton_server.log_file)
     started = time.monotonic()
     response = httpx.post(f"{gateway.url}/v1/txt2img", json=LONG_REQUEST, timeout=30)
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "timeout"
     assert time.monotonic() - started < 2.0
-    # The timed-out Triton request was cancelled: the slot is free again.
+    # Triton itself stopped the request: the orchestrator saw the cancellation at a step boundary and logged
+    # it, long before the 150 steps (~5 s here) would have finished.
+    done, total = cancelled_steps(log, "txt2img")
+    assert total == LONG_REQUEST["num_inference_steps"] and done < 100
+    # ...and the gateway's slot on the replica is free again.
     wait_until(lambda: metric(gateway, "gateway_replica_in_flight", replica=triton_server.grpc_url) == 0, 5)
 
 

@@ -100,7 +100,7 @@ def test_openai_sdk_stream(gateway) -> None:
 
 
 def test_metrics_count_requests_by_route_and_status(gateway) -> None:
-    before = metric(gateway, "gateway_requests_total", route="/v1/txt2img", status="200")
+    before = metric(gateway, "gateway_requests_total", route="/v1/txt2img", status="200", missing=0.0)
     assert httpx.post(f"{gateway.url}/v1/txt2img", json={"prompt": PROMPT, "num_inference_steps": 2}).status_code == 200
     assert metric(gateway, "gateway_requests_total", route="/v1/txt2img", status="200") == before + 1
     text = httpx.get(f"{gateway.url}/metrics").text
