@@ -43,3 +43,26 @@ def tiny_source():
     from export.sources import tiny_source as build
 
     return build()
+
+
+# Perception (issue 8): the tiny presets of every perception model in their own repository and server,
+# so the txt2img tests do not pay for them and vice versa.
+PERCEPTION_MODELS = ["clip_score", "clip_classify", "depth_estimator", "segmenter"]
+
+
+@pytest.fixture(scope="session")
+def perception_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from export.perception.repository import export_perception
+
+    directory = tmp_path_factory.mktemp("repo-perception")
+    export_perception(PERCEPTION_MODELS, {"clip": "tiny", "depth": "tiny", "segmenter": "tiny"}, directory,
+                      "onnxruntime", instance_count=1)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def perception_server(perception_repository: Path, tmp_path_factory: pytest.TempPathFactory):
+    log_file = tmp_path_factory.mktemp("logs-perception") / "tritonserver.log"
+    with TritonServer(perception_repository, ServerPorts.free(), log_file=log_file) as server:
+        yield server
+    log.info("perception tritonserver log: %s", log_file)

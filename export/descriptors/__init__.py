@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from export.descriptors.base import ComponentDescriptor, TensorSpec
+from export.descriptors.perception import PERCEPTION_DESCRIPTORS
 from export.descriptors.text_encoder import TextEncoderDescriptor
 from export.descriptors.unet import UNetControlNetDescriptor, UNetDescriptor
 from export.descriptors.vae import VaeDecoderDescriptor, VaeEncoderDescriptor
 
 DESCRIPTORS: dict[str, type[ComponentDescriptor]] = {
     cls.name: cls
-    for cls in (TextEncoderDescriptor, UNetDescriptor, UNetControlNetDescriptor, VaeDecoderDescriptor, VaeEncoderDescriptor)
+    for cls in (TextEncoderDescriptor, UNetDescriptor, UNetControlNetDescriptor, VaeDecoderDescriptor, VaeEncoderDescriptor,
+                *PERCEPTION_DESCRIPTORS)
 }
 
 __all__ = ["DESCRIPTORS", "ComponentDescriptor", "TensorSpec"]

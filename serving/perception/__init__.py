@@ -1,0 +1,1 @@
+"""Perception orchestrators: CLIP score/zero-shot, depth, segmentation, foreground masks (issue 8)."""

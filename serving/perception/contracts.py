@@ -1,0 +1,91 @@
+"""Public contracts of the perception orchestrators, defined once.
+
+`python -m export` writes each orchestrator's config.pbtxt from these; the orchestrators parse their
+requests against them; the clients and the README tables use the same names. Torch-free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_IMAGE_SIDE = 4096  # larger images are refused (the processors would resize them anyway)
+MAX_CLIP_IMAGES = 16  # clip_score pairs per request (clip_image's max batch)
+MAX_LABELS = 32  # clip_classify labels per request (half of clip_text's max batch)
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    dtype: str  # Triton dtype without TYPE_
+    dims: tuple[int, ...]
+    doc: str = ""
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class PerceptionContract:
+    name: str
+    summary: str
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[Tensor, ...]
+    networks: tuple[str, ...]  # the component models it calls through BLS
+    pipeline: str  # "module:Class" of the stages (imported in the Triton stub only)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.inputs)
+
+
+IMAGE_DOC = f"RGB or RGBA (alpha ignored), 1..{MAX_IMAGE_SIDE} px per side"
+
+CLIP_SCORE = PerceptionContract(
+    name="clip_score",
+    summary="CLIP image-text score per pair, as torchmetrics' CLIPScore: max(100 x cosine, 0).",
+    inputs=(
+        Tensor("image", "UINT8", (-1, -1, -1, -1), f"[n, H, W, 3|4], n = 1..{MAX_CLIP_IMAGES}; {IMAGE_DOC}"),
+        Tensor("text", "BYTES", (-1,), "[n] captions, one per image; non-empty, at most 77 CLIP tokens"),
+    ),
+    outputs=(Tensor("score", "FP32", (-1,), "[n]"),),
+    networks=("clip_text", "clip_image"),
+    pipeline="serving.perception.clip:ClipScorePipeline",
+)
+
+CLIP_CLASSIFY = PerceptionContract(
+    name="clip_classify",
+    summary="Zero-shot classification, as transformers' pipeline('zero-shot-image-classification').",
+    inputs=(
+        Tensor("image", "UINT8", (-1, -1, -1), f"[H, W, 3|4]; {IMAGE_DOC}"),
+        Tensor("labels", "BYTES", (-1,), f"[k] candidate labels, k = 1..{MAX_LABELS}, non-empty"),
+        Tensor("hypothesis_template", "BYTES", (1,), 'default "This is a photo of {}."; must contain {}',
+               optional=True),
+    ),
+    outputs=(Tensor("probs", "FP32", (-1,), "[k] softmax over the labels, in the order given"),),
+    networks=("clip_text", "clip_image"),
+    pipeline="serving.perception.clip:ClipClassifyPipeline",
+)
+
+DEPTH_ESTIMATOR = PerceptionContract(
+    name="depth_estimator",
+    summary="Monocular depth, as transformers' pipeline('depth-estimation') (DPT, Depth Anything).",
+    inputs=(Tensor("image", "UINT8", (-1, -1, -1), f"[H, W, 3|4]; {IMAGE_DOC}"),),
+    outputs=(
+        Tensor("predicted_depth", "FP32", (-1, -1), "[h, w] the network's raw output at its input size"),
+        Tensor("depth", "UINT8", (-1, -1), "[H, W] the pipeline's 'depth' image (min-max scaled to 0..255)"),
+    ),
+    networks=("depth_estimator_net",),
+    pipeline="serving.perception.depth:DepthPipeline",
+)
+
+SEGMENTER = PerceptionContract(
+    name="segmenter",
+    summary="ADE20K semantic segmentation (UperNet/Segformer) with the image processor's post-processing.",
+    inputs=(Tensor("image", "UINT8", (-1, -1, -1), f"[H, W, 3|4]; {IMAGE_DOC}"),),
+    outputs=(
+        Tensor("label_map", "INT32", (-1, -1), "[H, W] class ids (post_process_semantic_segmentation)"),
+        Tensor("color_map", "UINT8", (-1, -1, 3), "[H, W, 3] ADE20K palette, the ControlNet-seg input"),
+    ),
+    networks=("segmenter_net",),
+    pipeline="serving.perception.segmentation:SegmenterPipeline",
+)
+
+CONTRACTS: dict[str, PerceptionContract] = {c.name: c for c in (CLIP_SCORE, CLIP_CLASSIFY, DEPTH_ESTIMATOR, SEGMENTER)}

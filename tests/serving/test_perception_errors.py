@@ -1,0 +1,70 @@
+"""Bad perception inputs are inference errors naming the input; the server keeps serving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+
+from clients.perception_client import PerceptionClient
+from clients.triton_client import TritonInferenceError
+from tests.serving.perception_reference import photo
+
+GOOD = photo(16, 16, seed=0)
+LONG = " ".join(["walnut"] * 90)
+BAD = [
+    # (model, inputs, input named, words the message must contain)
+    ("clip_score", dict(image=np.zeros((1, 8, 8, 2), np.uint8), text=["a"]), "image", "RGB or RGBA"),
+    ("clip_score", dict(image=np.zeros((1, 0, 8, 3), np.uint8), text=["a"]), "image", "empty"),
+    ("clip_score", dict(image=np.zeros((1, 4097, 1, 3), np.uint8), text=["a"]), "image", "at most 4096"),
+    ("clip_score", dict(image=np.zeros((17, 2, 2, 3), np.uint8), text=["a"] * 17), "image", "1..16"),
+    ("clip_score", dict(image=GOOD[None], text=["a", "b"]), "text", "one per image"),
+    ("clip_score", dict(image=GOOD[None], text=["  "]), "text", "non-empty"),
+    ("clip_score", dict(image=GOOD[None], text=[LONG]), "text", "at most 77"),
+    ("clip_score", dict(image=GOOD[None], text=[b"\xff\xfe"]), "text", "UTF-8"),
+    ("clip_classify", dict(image=GOOD, labels=[]), "labels", "1..32"),
+    ("clip_classify", dict(image=GOOD, labels=[f"l{i}" for i in range(33)]), "labels", "1..32"),
+    ("clip_classify", dict(image=GOOD, labels=["a", LONG]), "labels", "at most 77"),
+    ("clip_classify", dict(image=GOOD, labels=["a"], hypothesis_template="a photo"), "hypothesis_template", "{}"),
+    ("clip_classify", dict(image=GOOD[..., :1], labels=["a"]), "image", "RGB or RGBA"),
+    ("depth_estimator", dict(image=np.zeros((8, 8, 1), np.uint8)), "image", "RGB or RGBA"),
+    ("depth_estimator", dict(image=np.zeros((0, 8, 3), np.uint8)), "image", "empty"),
+    ("segmenter", dict(image=np.zeros((8, 8, 5), np.uint8)), "image", "RGB or RGBA"),
+    ("segmenter", dict(image=np.zeros((5000, 1, 3), np.uint8)), "image", "at most 4096"),
+]
+GOOD_REQUESTS = {
+    "clip_score": dict(image=GOOD[None], text=["a chair"]),
+    "clip_classify": dict(image=GOOD, labels=["chair", "lamp"]),
+    "depth_estimator": dict(image=GOOD),
+    "segmenter": dict(image=GOOD),
+}
+
+
+@pytest.fixture(scope="module")
+def client(perception_server):
+    client = PerceptionClient(perception_server.grpc_url)
+    yield client
+    client.close()
+
+
+@pytest.mark.parametrize(("model", "inputs", "name", "expected"), BAD,
+                         ids=[f"{m}-{n}-{i}" for i, (m, _, n, _) in enumerate(BAD)])
+def test_bad_input_is_named_and_the_next_request_succeeds(client, model, inputs, name, expected):
+    with pytest.raises(TritonInferenceError) as raised:
+        client.infer(model, **inputs)
+    message = str(raised.value)
+    assert f"'{name}'" in message and expected in message, message
+    assert client.infer(model, **GOOD_REQUESTS[model])
+
+
+def test_not_pixels_is_refused_by_the_contract(perception_server):
+    from tritonclient.utils import InferenceServerException
+
+    raw = grpcclient.InferenceServerClient(perception_server.grpc_url)
+    tensor = grpcclient.InferInput("image", [4, 4, 3], "FP32")
+    tensor.set_data_from_numpy(np.zeros((4, 4, 3), np.float32))
+    try:
+        with pytest.raises(InferenceServerException, match="image"):
+            raw.infer("depth_estimator", [tensor])
+    finally:
+        raw.close()
