@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from export.descriptors import DESCRIPTORS
+from export.perception.cli import add_perception_arguments, export_requested_perception, split_perception
 from export.repository import descriptor_for, export_component, install_orchestrators, pipeline_settings_for, write_manifest, write_pipeline_assets
 from export.sources import PRESETS, load_source
 from export.triton_config import BatchingOptions
@@ -33,10 +34,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="warm components up for PX x PX images (default: the model's native size)")
     parser.add_argument("--unet-queue-delay-us", type=int, default=0,
                         help="dynamic batcher delay for the UNet (0: batch only what is already queued)")
+    add_perception_arguments(parser)
     args = parser.parse_args(argv)
     if args.preset is None and args.model is None:
         args.preset = "tiny"
-    unknown = set(args.components.split(",")) - set(DESCRIPTORS)
+    components, args.perception = split_perception(args.components.split(","))
+    args.components = ",".join(components)
+    unknown = set(components) - set(DESCRIPTORS)
     if unknown:
         parser.error(f"unknown components {sorted(unknown)}; choose from {sorted(DESCRIPTORS)}")
     return args
@@ -45,6 +49,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.perception:
+        export_requested_perception(args)
+        if not args.components:  # perception only: no diffusion pipeline to build
+            return
     started = time.perf_counter()
     source = load_source(args.preset, args.model)
     args.output.mkdir(parents=True, exist_ok=True)
