@@ -19,14 +19,18 @@ from export.perception.sources import FAMILIES
 log = logging.getLogger(__name__)
 
 FLAGS = {"clip": "--clip", "depth": "--depth", "segmenter": "--segmenter"}
+FOREGROUND_HELP = ("foreground_mask_net: `tiny` (a network built here) or a rembg ONNX file (u2net.onnx, "
+                   "isnet-general-use.onnx, ...), optionally FILE:SESSION with SESSION one of u2net_custom, dis_custom, "
+                   "ben_custom (rembg's pre/post-processing; default from the file name)")
 
 
 def add_perception_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("perception models (clip_score, clip_classify, depth_estimator, segmenter)")
+    group = parser.add_argument_group("perception models (clip_score, clip_classify, depth_estimator, segmenter, foreground_mask)")
     for family, flag in FLAGS.items():
         presets = ", ".join(FAMILIES[family].presets)
         group.add_argument(flag, metavar="PRESET_OR_PATH",
                            help=f"{family} weights: a preset ({presets}) or a Hugging Face id / save_pretrained dir")
+    group.add_argument("--foreground-onnx", metavar="tiny|FILE[:SESSION]", dest="foreground", help=FOREGROUND_HELP)
     group.add_argument("--perception-instances", type=int, default=2, metavar="N",
                        help="Triton instances per perception orchestrator (requests in flight at once)")
 
@@ -42,7 +46,9 @@ def export_requested_perception(args: argparse.Namespace) -> list[ParityReport]:
     choices = {}
     for family in families:
         chosen = getattr(args, family)
-        if chosen is None:
+        if chosen is None and family == "foreground":
+            chosen = "tiny"  # there is no real-size network to build here: real ones come as rembg files
+        elif chosen is None:
             chosen = "tiny" if args.preset in (None, "tiny") else FAMILIES[family].real_size
         choices[family] = chosen
     args.output.mkdir(parents=True, exist_ok=True)

@@ -88,4 +88,16 @@ SEGMENTER = PerceptionContract(
     pipeline="serving.perception.segmentation:SegmenterPipeline",
 )
 
-CONTRACTS: dict[str, PerceptionContract] = {c.name: c for c in (CLIP_SCORE, CLIP_CLASSIFY, DEPTH_ESTIMATOR, SEGMENTER)}
+FOREGROUND_MASK = PerceptionContract(
+    name="foreground_mask",
+    summary="Salient-object mask of a product photo, as rembg.remove(image, only_mask=True) with the same ONNX file.",
+    inputs=(Tensor("image", "UINT8", (-1, -1, -1),
+                   f"[H, W, 3|4], 1..{MAX_IMAGE_SIDE} px per side; an RGBA alpha with any pixel below 255 is the mask"),),
+    outputs=(Tensor("mask", "UINT8", (-1, -1), "[H, W] 255 = foreground"),),
+    networks=("foreground_mask_net",),
+    pipeline="serving.perception.foreground:ForegroundMaskPipeline",
+)
+
+CONTRACTS: dict[str, PerceptionContract] = {
+    c.name: c for c in (CLIP_SCORE, CLIP_CLASSIFY, DEPTH_ESTIMATOR, SEGMENTER, FOREGROUND_MASK)
+}

@@ -31,12 +31,15 @@ BAD = [
     ("depth_estimator", dict(image=np.zeros((0, 8, 3), np.uint8)), "image", "empty"),
     ("segmenter", dict(image=np.zeros((8, 8, 5), np.uint8)), "image", "RGB or RGBA"),
     ("segmenter", dict(image=np.zeros((5000, 1, 3), np.uint8)), "image", "at most 4096"),
+    ("foreground_mask", dict(image=np.zeros((8, 8, 2), np.uint8)), "image", "RGB or RGBA"),
+    ("foreground_mask", dict(image=np.zeros((8, 0, 4), np.uint8)), "image", "empty"),
 ]
 GOOD_REQUESTS = {
     "clip_score": dict(image=GOOD[None], text=["a chair"]),
     "clip_classify": dict(image=GOOD, labels=["chair", "lamp"]),
     "depth_estimator": dict(image=GOOD),
     "segmenter": dict(image=GOOD),
+    "foreground_mask": dict(image=GOOD),
 }
 
 
