@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from export.triton_config import read_config, write_config
-from serving.pipeline_settings import ASSETS_DIR, PipelineSettings
+from serving.pipeline_settings import default_settings
 
 from benchmarks.workloads import Workload
 
@@ -39,7 +39,7 @@ def warmup_size(repository: Path) -> WarmupSize:
     marker = Path(repository) / WARMUP_FILE
     if marker.exists():
         return WarmupSize(**json.loads(marker.read_text()))
-    settings = PipelineSettings.read(Path(repository) / ASSETS_DIR)
+    settings = default_settings(Path(repository))
     return WarmupSize(settings.default_height, settings.default_width)
 
 

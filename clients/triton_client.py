@@ -1,4 +1,4 @@
-"""Python client for the `txt2img` orchestrator over KServe v2 gRPC or HTTP (tritonclient)."""
+"""Python client for the generation orchestrators (txt2img, img2img, inpaint) over KServe v2 gRPC or HTTP."""
 
 from __future__ import annotations
 
@@ -9,18 +9,27 @@ import numpy as np
 
 Protocol = Literal["grpc", "http"]
 
-# Contract input -> (Triton dtype, numpy dtype). Matches model_repository/txt2img/config.pbtxt.
+from serving.contracts import GENERATION_CONTRACTS
+
+# Contract input -> (Triton dtype, numpy dtype), from the contract (serving/contracts.py).
 TXT2IMG_INPUT_TYPES: dict[str, tuple[str, Any]] = {
-    "prompt": ("BYTES", np.object_),
-    "negative_prompt": ("BYTES", np.object_),
-    "num_inference_steps": ("INT32", np.int32),
-    "guidance_scale": ("FP32", np.float32),
-    "seed": ("INT64", np.int64),
-    "height": ("INT32", np.int32),
-    "width": ("INT32", np.int32),
-    "scheduler": ("BYTES", np.object_),
-    "num_images": ("INT32", np.int32),
+    spec.name: (spec.dtype, spec.numpy_dtype) for spec in GENERATION_CONTRACTS["txt2img"].inputs
+    if spec.dims == (1,)
 }
+
+
+def contract_array(model_name: str, name: str, value: Any) -> np.ndarray:
+    """A request value as the contract's tensor: scalars and strings become [1], lists [k], images stay as given."""
+    contract = GENERATION_CONTRACTS[model_name]
+    if name not in contract.input_names:
+        raise TypeError(f"{model_name} has no input {name!r}")
+    spec = contract.input(name)
+    if isinstance(value, np.ndarray) and spec.dtype == "UINT8":
+        return value
+    values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else [value]
+    if spec.dtype == "BYTES":
+        values = [v.encode("utf-8") if isinstance(v, str) else v for v in values]
+    return np.array(values, dtype=spec.numpy_dtype)
 
 
 @dataclass(frozen=True)
@@ -34,7 +43,7 @@ class TritonInferenceError(RuntimeError):
 
 
 @dataclass
-class TritonTxt2ImgClient:
+class TritonGenerationClient:
     url: str = "127.0.0.1:8001"
     protocol: Protocol = "grpc"
     model_name: str = "txt2img"
@@ -54,11 +63,8 @@ class TritonTxt2ImgClient:
         for name, value in values.items():
             if value is None:
                 continue
-            if name not in TXT2IMG_INPUT_TYPES:
-                raise TypeError(f"txt2img has no input {name!r}")
-            triton_dtype, np_dtype = TXT2IMG_INPUT_TYPES[name]
-            array = np.array([value.encode("utf-8") if isinstance(value, str) else value], dtype=np_dtype)
-            tensor = self._module.InferInput(name, [1], triton_dtype)
+            array = contract_array(self.model_name, name, value)
+            tensor = self._module.InferInput(name, list(array.shape), GENERATION_CONTRACTS[self.model_name].input(name).dtype)
             tensor.set_data_from_numpy(array)
             inputs.append(tensor)
         return inputs
@@ -67,7 +73,7 @@ class TritonTxt2ImgClient:
         return [self._module.InferRequestedOutput(name) for name in ("image", "seed")]
 
     def generate(self, prompt: str, **options: Any) -> Txt2ImgResult:
-        """Options are the contract's optional inputs (negative_prompt, num_inference_steps, ...)."""
+        """Options are the model's other contract inputs (negative_prompt, image, control_image, ...)."""
         from tritonclient.utils import InferenceServerException
 
         kwargs = {"client_timeout": self.timeout_s} if self.protocol == "grpc" else {}
@@ -97,3 +103,7 @@ def _module(protocol: Protocol):
     else:
         raise ValueError(f"unknown protocol {protocol!r}")
     return module
+
+
+# The txt2img client is the generation client on its default model.
+TritonTxt2ImgClient = TritonGenerationClient

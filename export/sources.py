@@ -7,12 +7,12 @@ builds the same weights (tests rebuild them to get the reference pipeline).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
@@ -43,6 +43,8 @@ class PipelineSource:
     unet: UNet2DConditionModel
     vae: AutoencoderKL
     scheduler_config: dict[str, Any]
+    # ControlNets by kind ("depth", "seg"...), exported as controlnet_<kind> and shared by all variants
+    controlnets: dict[str, ControlNetModel] = field(default_factory=dict)
 
     def module(self, attribute: str) -> torch.nn.Module:
         return getattr(self, attribute)
@@ -83,14 +85,10 @@ def _clip_text_config(**overrides: Any) -> CLIPTextConfig:
     return CLIPTextConfig(vocab_size=49408, max_position_embeddings=CLIP_MAX_LENGTH, **tokenizer_ids, **overrides)
 
 
-def tiny_source(seed: int = 0) -> PipelineSource:
-    """Random weights, real architectures, small sizes: fast on CPU, for tests and the demo."""
-    text_encoder = _seeded(lambda: CLIPTextModel(_clip_text_config(
-        hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, projection_dim=32,
-    )), seed)
-    unet = _seeded(lambda: UNet2DConditionModel(
+def _tiny_unet(in_channels: int = 4) -> UNet2DConditionModel:
+    return UNet2DConditionModel(
         sample_size=16,
-        in_channels=4,
+        in_channels=in_channels,
         out_channels=4,
         block_out_channels=(32, 64),
         layers_per_block=2,
@@ -99,7 +97,29 @@ def tiny_source(seed: int = 0) -> PipelineSource:
         cross_attention_dim=32,
         attention_head_dim=8,
         norm_num_groups=32,
-    ), seed + 1)
+    )
+
+
+def _sd15_unet(in_channels: int = 4) -> UNet2DConditionModel:
+    return UNet2DConditionModel(
+        sample_size=64,
+        in_channels=in_channels,
+        cross_attention_dim=768,
+        attention_head_dim=8,
+        block_out_channels=(320, 640, 1280, 1280),
+        layers_per_block=2,
+    )
+
+
+def tiny_source(seed: int = 0, unet_in_channels: int = 4) -> PipelineSource:
+    """Random weights, real architectures, small sizes: fast on CPU, for tests and the demo.
+
+    `unet_in_channels=9` gives an inpainting checkpoint (latents + mask + masked-image latents).
+    """
+    text_encoder = _seeded(lambda: CLIPTextModel(_clip_text_config(
+        hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, projection_dim=32,
+    )), seed)
+    unet = _seeded(lambda: _tiny_unet(unet_in_channels), seed + 1 + 10 * (unet_in_channels != 4))
     vae = _seeded(lambda: AutoencoderKL(
         in_channels=3,
         out_channels=3,
@@ -111,22 +131,17 @@ def tiny_source(seed: int = 0) -> PipelineSource:
         norm_num_groups=32,
         sample_size=128,
     ), seed + 2)
-    return PipelineSource("tiny", text_encoder, offline_clip_tokenizer(), unet, vae, dict(SD_SCHEDULER_CONFIG))
+    name = "tiny" if unet_in_channels == 4 else "tiny-inpaint"
+    return PipelineSource(name, text_encoder, offline_clip_tokenizer(), unet, vae, dict(SD_SCHEDULER_CONFIG))
 
 
-def sd15_source(seed: int = 0) -> PipelineSource:
+def sd15_source(seed: int = 0, unet_in_channels: int = 4) -> PipelineSource:
     """The full Stable Diffusion 1.5 architecture with random weights (no download), for benchmarks."""
     text_encoder = _seeded(lambda: CLIPTextModel(_clip_text_config(
         hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
         projection_dim=768, hidden_act="quick_gelu",
     )), seed)
-    unet = _seeded(lambda: UNet2DConditionModel(
-        sample_size=64,
-        cross_attention_dim=768,
-        attention_head_dim=8,
-        block_out_channels=(320, 640, 1280, 1280),
-        layers_per_block=2,
-    ), seed + 1)
+    unet = _seeded(lambda: _sd15_unet(unet_in_channels), seed + 1 + 10 * (unet_in_channels != 4))
     vae = _seeded(lambda: AutoencoderKL(
         block_out_channels=(128, 256, 512, 512),
         down_block_types=("DownEncoderBlock2D",) * 4,
@@ -135,10 +150,45 @@ def sd15_source(seed: int = 0) -> PipelineSource:
         latent_channels=4,
         sample_size=512,
     ), seed + 2)
-    return PipelineSource("sd15", text_encoder, offline_clip_tokenizer(), unet, vae, dict(SD_SCHEDULER_CONFIG))
+    name = "sd15" if unet_in_channels == 4 else "sd15-inpaint"
+    return PipelineSource(name, text_encoder, offline_clip_tokenizer(), unet, vae, dict(SD_SCHEDULER_CONFIG))
 
 
-PRESETS: dict[str, Callable[[], PipelineSource]] = {"tiny": tiny_source, "sd15": sd15_source}
+# Unet architectures of the presets, for building their ControlNets.
+PRESET_UNETS: dict[str, Callable[[], UNet2DConditionModel]] = {"tiny": _tiny_unet, "sd15": _sd15_unet}
+CONTROLNET_SEEDS = {"depth": 100, "seg": 101, "canny": 102}
+
+
+def preset_controlnet(preset: str, kind: str) -> ControlNetModel:
+    """A random-weight ControlNet of the preset's architecture (from a 4-channel UNet, as real ones are).
+
+    A fresh ControlNet's output convolutions are zero-initialised, so it would change nothing and a
+    test of it would prove nothing: they are re-initialised at random here.
+    """
+    architecture = preset.removesuffix("-inpaint")
+    seed = CONTROLNET_SEEDS.get(kind, 100 + sum(map(ord, kind)))
+    torch.manual_seed(seed)
+    unet = PRESET_UNETS[architecture]()
+    controlnet = ControlNetModel.from_unet(unet)
+    controlnet.register_to_config(sample_size=unet.config.sample_size)
+    zero_convs = [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block,
+                  controlnet.controlnet_cond_embedding.conv_out]
+    for conv in zero_convs:
+        conv.reset_parameters()
+    return controlnet.eval()
+
+
+def pretrained_controlnet(path_or_id: str) -> ControlNetModel:
+    log.info("loading ControlNet weights from %s", path_or_id)
+    return ControlNetModel.from_pretrained(path_or_id).eval()
+
+
+PRESETS: dict[str, Callable[[], PipelineSource]] = {
+    "tiny": tiny_source,
+    "sd15": sd15_source,
+    "tiny-inpaint": lambda: tiny_source(unet_in_channels=9),
+    "sd15-inpaint": lambda: sd15_source(unet_in_channels=9),
+}
 
 
 def pretrained_source(path_or_id: str) -> PipelineSource:

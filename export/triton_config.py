@@ -22,8 +22,11 @@ class BatchingOptions:
     warmup_sizes: dict[str, int] | None = None
 
 
-def component_config(descriptor: ComponentDescriptor, runtime: str, options: BatchingOptions) -> pb.ModelConfig:
-    config = pb.ModelConfig(name=descriptor.name, backend="python", max_batch_size=descriptor.max_batch_size)
+def component_config(descriptor: ComponentDescriptor, runtime: str, options: BatchingOptions,
+                     model_name: str | None = None) -> pb.ModelConfig:
+    """`model_name` is the Triton model's name (a variant's `lora__unet`, `controlnet_depth`); default the descriptor's."""
+    config = pb.ModelConfig(name=model_name or descriptor.name, backend="python",
+                            max_batch_size=descriptor.max_batch_size)
     for spec in descriptor.inputs:
         config.input.add(name=spec.name, data_type=pb.DataType.Value(spec.triton_dtype), dims=spec.triton_dims)
     for spec in descriptor.outputs:

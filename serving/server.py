@@ -40,7 +40,7 @@ class TritonServer(ManagedProcess):
     """One tritonserver process bound to 127.0.0.1 (use as a context manager)."""
 
     service_name = "tritonserver"
-    start_timeout_s = 300.0
+    start_timeout_s = 600.0
 
     model_repository: Path
     ports: ServerPorts = field(default_factory=ServerPorts)

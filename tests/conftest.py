@@ -13,18 +13,38 @@ from serving.server import ServerPorts, TritonServer
 log = logging.getLogger(__name__)
 
 TINY_COMPONENTS = "text_encoder,unet,unet_controlnet,vae_decoder,vae_encoder"
+CONTROLNET_KINDS = ("depth", "seg")
+LORA_SCALE = 0.8
 
 
-def export_repository(directory: Path, runtime: str = "onnxruntime", extra: list[str] | None = None) -> Path:
-    export_main(["--preset", "tiny", "--runtime", runtime, "--components", TINY_COMPONENTS,
-                 "--output", str(directory), *(extra or [])])
+def export_repository(directory: Path, runtime: str = "onnxruntime", extra: list[str] | None = None,
+                      lora_file: Path | None = None) -> Path:
+    """The tiny preset as variant `base` with two ControlNets; with `lora_file`, also the variants
+    `inpainting` (a 9-channel inpainting UNet) and `lora` (the LoRA fused into UNet and text encoder),
+    which share the base's other components."""
+    controlnets = [arg for kind in CONTROLNET_KINDS for arg in ("--controlnet", kind)]
+    # One process each for img2img and inpaint keeps the server's start short; txt2img keeps 4 for concurrency.
+    common = ["--runtime", runtime, "--output", str(directory), "--orchestrator-instances", "img2img=1",
+              "--orchestrator-instances", "inpaint=1", *(extra or [])]
+    export_main(["--preset", "tiny", "--components", TINY_COMPONENTS, *controlnets, *common])
+    if lora_file is not None:
+        export_main(["--preset", "tiny-inpaint", "--variant", "inpainting", "--components", "unet", *common])
+        export_main(["--preset", "tiny", "--variant", "lora", "--lora", f"{lora_file}:{LORA_SCALE}",
+                     "--components", "text_encoder,unet", *common])
     return directory
 
 
 @pytest.fixture(scope="session")
-def tiny_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny preset exported with onnxruntime (all components) into a temporary repository."""
-    return export_repository(tmp_path_factory.mktemp("repo-onnxruntime"))
+def lora_file(tiny_source, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.lora_files import write_lora
+
+    return write_lora(tiny_source, tmp_path_factory.mktemp("lora"))
+
+
+@pytest.fixture(scope="session")
+def tiny_repository(tmp_path_factory: pytest.TempPathFactory, lora_file: Path) -> Path:
+    """The tiny preset exported with onnxruntime (all components, ControlNets, variants) into a temporary repository."""
+    return export_repository(tmp_path_factory.mktemp("repo-onnxruntime"), lora_file=lora_file)
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,30 @@ class _UNetForExport(torch.nn.Module):
         return (noise_pred,)
 
 
+def controlnet_residual_specs(block_out_channels: tuple[int, ...], layers_per_block: int,
+                              divisor: int) -> tuple[TensorSpec, ...]:
+    """The ControlNet residuals a UNet adds: one per down-block layer and downsampler, plus the mid block's.
+
+    Axes are named relative to the tensor the sizes describe: `divisor` is that tensor's stride to the
+    UNet's latent (1 when sizes are latent sizes, the VAE factor when they are pixel sizes).
+    """
+    last = len(block_out_channels) - 1
+    shapes = [(block_out_channels[0], 1)]
+    for i, width in enumerate(block_out_channels):
+        shapes += [(width, 2**i)] * layers_per_block
+        if i != last:
+            shapes.append((width, 2 ** (i + 1)))
+
+    def axes(stride: int) -> tuple[str, str]:
+        stride *= divisor
+        return ("height", "width") if stride == 1 else (f"height/{stride}", f"width/{stride}")
+
+    specs = [TensorSpec(f"down_block_additional_residual_{k}", "float32", (c, *axes(stride)))
+             for k, (c, stride) in enumerate(shapes)]
+    specs.append(TensorSpec("mid_block_additional_residual", "float32", (block_out_channels[-1], *axes(2**last))))
+    return tuple(specs)
+
+
 class UNetDescriptor(ComponentDescriptor):
     name = "unet"
     source_attribute = "unet"
@@ -101,23 +125,7 @@ class UNetControlNetDescriptor(UNetDescriptor):
     name = "unet_controlnet"
 
     def residual_specs(self) -> tuple[TensorSpec, ...]:
-        channels = self.block_out_channels
-        last = len(channels) - 1
-        shapes = [(channels[0], 1)]
-        for i, width in enumerate(channels):
-            shapes += [(width, 2**i)] * self.layers_per_block
-            if i != last:
-                shapes.append((width, 2 ** (i + 1)))
-        specs = [
-            TensorSpec(f"down_block_additional_residual_{k}", "float32", (c, *self._axes(stride)))
-            for k, (c, stride) in enumerate(shapes)
-        ]
-        specs.append(TensorSpec("mid_block_additional_residual", "float32", (channels[-1], *self._axes(2**last))))
-        return tuple(specs)
-
-    @staticmethod
-    def _axes(stride: int) -> tuple[str, str]:
-        return ("height", "width") if stride == 1 else (f"height/{stride}", f"width/{stride}")
+        return controlnet_residual_specs(self.block_out_channels, self.layers_per_block, divisor=1)
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:

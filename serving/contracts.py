@@ -1,0 +1,125 @@
+"""The public contracts of the generation orchestrators, defined once.
+
+Each orchestrator's config.pbtxt (written by `python -m export`), the clients' and the gateway's
+input dtypes, and the README contract tables all derive from these specs; the orchestrators parse
+their requests against them. Torch-free, so the gateway and the clients can import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+# Triton dtype -> numpy dtype of the tensor a client sends.
+NUMPY_DTYPES: dict[str, Any] = {
+    "BYTES": np.object_,
+    "UINT8": np.uint8,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FP32": np.float32,
+}
+
+
+@dataclass(frozen=True)
+class TensorContract:
+    name: str
+    dtype: str  # Triton dtype without the TYPE_ prefix
+    dims: tuple[int, ...]
+    default: str = ""  # documentation: what an absent optional input means
+    allowed: str = ""  # documentation: the rule the orchestrator enforces
+    optional: bool = True
+
+    @property
+    def numpy_dtype(self) -> Any:
+        return NUMPY_DTYPES[self.dtype]
+
+
+@dataclass(frozen=True)
+class OrchestratorContract:
+    name: str
+    summary: str
+    inputs: tuple[TensorContract, ...]
+    outputs: tuple[TensorContract, ...]
+    decoupled: bool = False
+
+    def input(self, name: str) -> TensorContract:
+        return next(spec for spec in self.inputs if spec.name == name)
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.inputs)
+
+    def streaming_twin(self) -> "OrchestratorContract":
+        """The decoupled twin: the same inputs, one progress response per step, then the result."""
+        return OrchestratorContract(f"{self.name}_stream", f"{self.summary} Decoupled: progress per step.",
+                                    self.inputs, self.outputs + PROGRESS_OUTPUTS, decoupled=True)
+
+
+T = TensorContract
+
+TXT2IMG_INPUTS = (
+    T("prompt", "BYTES", (1,), "required", "non-empty UTF-8 text", optional=False),
+    T("negative_prompt", "BYTES", (1,), "empty", "text"),
+    T("num_inference_steps", "INT32", (1,), "30", "1..150"),
+    T("guidance_scale", "FP32", (1,), "7.5", "finite, 0..30 (CFG when > 1)"),
+    T("seed", "INT64", (1,), "random", "0..2^63-1"),
+    T("height", "INT32", (1,), "model's native size (with an input image: its size rounded down to the stride)",
+      "multiples of 8 and of the latent stride, up to `--max-image-size`"),
+    T("width", "INT32", (1,), "as height", "as height"),
+    T("scheduler", "BYTES", (1,), "ddim", "ddim, euler, euler_ancestral, dpmpp_2m, pndm, unipc"),
+    T("num_images", "INT32", (1,), "1", "1..8"),
+    T("model", "BYTES", (1,), "the first exported variant", "an exported variant name (an unknown one lists them)"),
+)
+CONTROLNET_INPUTS = (
+    T("control_image", "UINT8", (-1, -1, -1, 3), "no ControlNet", "k RGB images [k,H,W,3], k = len(controlnet)"),
+    T("controlnet", "BYTES", (-1,), "required with control_image", "k exported ControlNet kinds, e.g. depth, seg"),
+    T("controlnet_conditioning_scale", "FP32", (-1,), "1.0 each", "k values in 0..5"),
+    T("control_guidance_start", "FP32", (-1,), "0.0 each", "k values in 0..1, each < its end"),
+    T("control_guidance_end", "FP32", (-1,), "1.0 each", "k values in 0..1"),
+)
+IMAGE_INPUT = T("image", "UINT8", (-1, -1, 3), "required", "RGB [H,W,3], up to the maximum size", optional=False)
+MASK_INPUT = T("mask_image", "UINT8", (-1, -1), "required", "[H,W] like image; >= 128 repaints (255 = repaint)",
+               optional=False)
+
+
+def _strength(default: str) -> TensorContract:
+    return T("strength", "FP32", (1,), default, "0..1, leaving at least one denoising step")
+
+
+GENERATION_OUTPUTS = (
+    T("image", "UINT8", (-1, -1, -1, 3), allowed="[n, height, width, 3]"),
+    T("seed", "INT64", (1,), allowed="the seed used"),
+)
+PROGRESS_OUTPUTS = (
+    T("step", "INT32", (1,), allowed="completed denoising steps"),
+    T("total", "INT32", (1,), allowed="denoising steps of the request"),
+    T("elapsed_s", "FP32", (1,), allowed="seconds since the request started"),
+)
+
+TXT2IMG = OrchestratorContract(
+    "txt2img", "Text to image (StableDiffusionPipeline; with ControlNet inputs StableDiffusionControlNetPipeline).",
+    TXT2IMG_INPUTS + CONTROLNET_INPUTS, GENERATION_OUTPUTS)
+IMG2IMG = OrchestratorContract(
+    "img2img", "Image to image (StableDiffusionImg2ImgPipeline; with ControlNet StableDiffusionControlNetImg2ImgPipeline).",
+    TXT2IMG_INPUTS + (IMAGE_INPUT, _strength("0.8")) + CONTROLNET_INPUTS, GENERATION_OUTPUTS)
+INPAINT = OrchestratorContract(
+    "inpaint", "Inpainting with 9-channel inpainting UNets or 4-channel UNets by latent blending "
+               "(StableDiffusionInpaintPipeline; with ControlNet StableDiffusionControlNetInpaintPipeline).",
+    TXT2IMG_INPUTS + (IMAGE_INPUT, MASK_INPUT, _strength("1.0")) + CONTROLNET_INPUTS, GENERATION_OUTPUTS)
+
+GENERATION_CONTRACTS: dict[str, OrchestratorContract] = {
+    contract.name: contract
+    for base in (TXT2IMG, IMG2IMG, INPAINT)
+    for contract in (base, base.streaming_twin())
+}
+
+
+def contract_table(contract: OrchestratorContract) -> str:
+    """The README's Markdown table of a contract's inputs."""
+    rows = ["| input | type | default | allowed |", "|---|---|---|---|"]
+    for spec in contract.inputs:
+        dims = ",".join("n" if d == -1 else str(d) for d in spec.dims)
+        rows.append(f"| `{spec.name}` | {spec.dtype} [{dims}] | {spec.default} | {spec.allowed} |")
+    return "\n".join(rows)

@@ -1,0 +1,289 @@
+"""Parsing and validation of generation requests (txt2img, img2img, inpaint, ControlNet inputs).
+
+Every rule here is the one `serving.contracts` documents; each error names the input it is about.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from serving.contracts import OrchestratorContract
+from serving.pipeline_settings import PipelineSettings, VariantCatalog
+from serving.pipelines.errors import InvalidInputError
+from serving.schedulers import SCHEDULERS
+
+STEPS_RANGE = (1, 150)
+GUIDANCE_RANGE = (0.0, 30.0)
+NUM_IMAGES_RANGE = (1, 8)
+SEED_RANGE = (0, 2**63 - 1)
+CONDITIONING_SCALE_RANGE = (0.0, 5.0)
+MAX_INPUT_SIDE = 4096  # input photos are resized to the requested size; larger ones are refused
+DEFAULT_STEPS = 30
+DEFAULT_GUIDANCE = 7.5
+DEFAULT_SCHEDULER = "ddim"
+
+Inputs = Mapping[str, "np.ndarray | None"]
+
+
+@dataclass(frozen=True)
+class ControlParams:
+    """k ControlNets, each with its conditioning image, scale and guidance window (as MultiControlNet)."""
+
+    kinds: tuple[str, ...]
+    images: np.ndarray  # uint8 [k, H, W, 3]
+    scales: tuple[float, ...]
+    starts: tuple[float, ...]
+    ends: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    prompt: str
+    negative_prompt: str
+    num_inference_steps: int
+    guidance_scale: float
+    seed: int
+    height: int
+    width: int
+    scheduler: str
+    num_images: int
+    model: str = ""
+    image: np.ndarray | None = None  # uint8 [H, W, 3]: img2img / inpaint source
+    mask_image: np.ndarray | None = None  # uint8 [H, W]: inpaint mask, white repaints
+    strength: float = 1.0
+    control: ControlParams | None = None
+
+    @property
+    def do_classifier_free_guidance(self) -> bool:
+        return self.guidance_scale > 1.0
+
+    @property
+    def denoising_steps(self) -> int:
+        """Steps left after strength, as diffusers' get_timesteps."""
+        return min(int(self.num_inference_steps * self.strength), self.num_inference_steps)
+
+
+def _single(inputs: Inputs, name: str) -> object | None:
+    value = inputs.get(name)
+    if value is None:
+        return None
+    flat = np.asarray(value).reshape(-1)
+    if flat.size != 1:
+        raise InvalidInputError(name, f"expected exactly one value (dims [1]), got {flat.size}")
+    item = flat[0]
+    if isinstance(item, bytes):  # BYTES tensors arrive as numpy object arrays of bytes
+        return item.decode("utf-8")
+    if isinstance(item, np.float32):
+        return _decimal(item)
+    return item.item() if isinstance(item, np.generic) else item
+
+
+def _decimal(value: np.float32) -> float:
+    """The FP32 value as the decimal a client wrote (0.7, not 0.699999988): diffusers' arithmetic on it
+    (int(steps * strength), guidance windows) must see the same number as a Python caller passes."""
+    return float(str(value))
+
+
+def _text(inputs: Inputs, name: str) -> str | None:
+    try:
+        value = _single(inputs, name)
+    except UnicodeDecodeError:
+        raise InvalidInputError(name, "must be UTF-8 text") from None
+    if value is not None and not isinstance(value, str):
+        raise InvalidInputError(name, "must be a string (BYTES)")
+    return value
+
+
+def _int_in(inputs: Inputs, name: str, default: int, low: int, high: int) -> int:
+    value = _single(inputs, name)
+    if value is None:
+        return default
+    if isinstance(value, float) and not value.is_integer():
+        raise InvalidInputError(name, f"must be an integer in [{low}, {high}]")
+    value = int(value)
+    if not low <= value <= high:
+        raise InvalidInputError(name, f"{value} is outside the allowed range [{low}, {high}]")
+    return value
+
+
+def _float_in(name: str, value: object, low: float, high: float) -> float:
+    value = _decimal(value) if isinstance(value, np.float32) else float(value)
+    if not math.isfinite(value) or not low <= value <= high:
+        raise InvalidInputError(name, f"{value} is not a finite number in [{low:g}, {high:g}]")
+    return value
+
+
+def size_multiple(settings: PipelineSettings) -> int:
+    """Pixel sizes must be multiples of 8 and of VAE factor x UNet latent stride."""
+    stride = settings.vae_scale_factor * settings.unet_latent_stride
+    return math.lcm(8, stride)
+
+
+def _check_size(name: str, value: int, maximum: int, multiple: int) -> int:
+    if value % multiple:
+        raise InvalidInputError(name, f"{value} is not a multiple of {multiple} (the model's latent stride)")
+    if value > maximum:
+        raise InvalidInputError(name, f"{value} exceeds the configured maximum {maximum}; allowed: "
+                                      f"{multiple}..{maximum} in steps of {multiple}")
+    return value
+
+
+def _image(inputs: Inputs, name: str, channels: int | None) -> np.ndarray | None:
+    """An image tensor [H, W, C] (or [H, W] when channels is None) of uint8, non-empty and not huge."""
+    value = inputs.get(name)
+    if value is None:
+        return None
+    value = np.asarray(value)
+    shape_rule = "[H, W, 3] RGB" if channels else "[H, W] single-channel"
+    if value.dtype != np.uint8:
+        raise InvalidInputError(name, f"must be uint8 {shape_rule}, got {value.dtype}")
+    if value.ndim != (3 if channels else 2) or (channels and value.shape[-1] != channels):
+        raise InvalidInputError(name, f"must be {shape_rule}, got shape {list(value.shape)}")
+    if min(value.shape[:2]) == 0:
+        raise InvalidInputError(name, f"is empty (shape {list(value.shape)})")
+    if max(value.shape[:2]) > MAX_INPUT_SIDE:
+        raise InvalidInputError(name, f"{value.shape[1]}x{value.shape[0]} exceeds the maximum side {MAX_INPUT_SIDE}")
+    return value
+
+
+def _sizes(inputs: Inputs, settings: PipelineSettings, reference: tuple[str, np.ndarray] | None) -> tuple[int, int]:
+    """Requested height/width; absent ones come from the input image (rounded down to the stride) or the model."""
+    multiple = size_multiple(settings)
+    sizes = []
+    for axis, maximum, native in (("height", settings.max_height, settings.default_height),
+                                  ("width", settings.max_width, settings.default_width)):
+        requested = _int_in(inputs, axis, 0, 1, 2**31 - 1)
+        if requested:
+            sizes.append(_check_size(axis, requested, maximum, multiple))
+            continue
+        if reference is None:
+            sizes.append(native)
+            continue
+        name, image = reference
+        side = image.shape[0 if axis == "height" else 1]
+        rounded = side // multiple * multiple
+        if not multiple <= rounded <= maximum:
+            raise InvalidInputError(name, f"its {axis} {side} rounds down to {rounded}, outside {multiple}..{maximum}; "
+                                          f"give {axis} explicitly")
+        sizes.append(rounded)
+    return sizes[0], sizes[1]
+
+
+def _floats(inputs: Inputs, name: str, k: int, default: float, low: float, high: float) -> tuple[float, ...]:
+    value = inputs.get(name)
+    if value is None:
+        return (default,) * k
+    flat = np.asarray(value).reshape(-1)
+    if flat.size != k:
+        raise InvalidInputError(name, f"has {flat.size} values; it needs one per ControlNet ({k})")
+    return tuple(_float_in(name, v, low, high) for v in flat)
+
+
+def _control(inputs: Inputs, catalog: VariantCatalog, settings: PipelineSettings, model: str) -> ControlParams | None:
+    images = inputs.get("control_image")
+    kinds_value = inputs.get("controlnet")
+    if images is None:
+        if kinds_value is not None:
+            raise InvalidInputError("control_image", "is required when controlnet is given")
+        return None
+    images = np.asarray(images)
+    if images.ndim == 3:  # one control image sent as [H, W, 3]
+        images = images[None]
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
+        raise InvalidInputError("control_image", f"must be uint8 [k, H, W, 3], got {images.dtype} {list(images.shape)}")
+    if min(images.shape[1:3]) == 0 or max(images.shape[1:3]) > MAX_INPUT_SIDE:
+        raise InvalidInputError("control_image", f"size {images.shape[2]}x{images.shape[1]} is empty or above "
+                                                 f"the maximum side {MAX_INPUT_SIDE}")
+    if kinds_value is None:
+        raise InvalidInputError("controlnet", "is required with control_image: which ControlNet for each image")
+    try:
+        kinds = tuple(v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in np.asarray(kinds_value).reshape(-1))
+    except UnicodeDecodeError:
+        raise InvalidInputError("controlnet", "must be UTF-8 text") from None
+    k = len(kinds)
+    if k != images.shape[0]:
+        raise InvalidInputError("controlnet", f"names {k} ControlNets but control_image holds {images.shape[0]} images")
+    for kind in kinds:
+        if kind not in catalog.controlnets:
+            available = ", ".join(sorted(catalog.controlnets)) or "none exported"
+            raise InvalidInputError("controlnet", f"unknown ControlNet {kind!r}; available: {available}")
+    if "unet_controlnet" not in settings.components:
+        raise InvalidInputError("controlnet", f"model variant {model!r} was exported without ControlNet support "
+                                              "(export it with --controlnet)")
+    starts = _floats(inputs, "control_guidance_start", k, 0.0, 0.0, 1.0)
+    ends = _floats(inputs, "control_guidance_end", k, 1.0, 0.0, 1.0)
+    for start, end in zip(starts, ends):
+        if start >= end:
+            raise InvalidInputError("control_guidance_start", f"{start:g} must be below its control_guidance_end {end:g}")
+    scales = _floats(inputs, "controlnet_conditioning_scale", k, 1.0, *CONDITIONING_SCALE_RANGE)
+    return ControlParams(kinds, images, scales, starts, ends)
+
+
+def parse_generation_inputs(inputs: Inputs, contract: OrchestratorContract, catalog: VariantCatalog,
+                            settings_of: Mapping[str, PipelineSettings]) -> GenerationParams:
+    """Checks a request against `contract`; `settings_of` maps each exported variant to its settings."""
+    unexpected = sorted(name for name, value in inputs.items() if value is not None and name not in contract.input_names)
+    if unexpected:
+        raise InvalidInputError(unexpected[0], f"is not an input of {contract.name}")
+    prompt = _text(inputs, "prompt")
+    if prompt is None:
+        raise InvalidInputError("prompt", "is required")
+    if not prompt.strip():
+        raise InvalidInputError("prompt", "must be a non-empty string")
+    model = _text(inputs, "model") or catalog.default
+    if model not in settings_of:
+        raise InvalidInputError("model", f"unknown model variant {model!r}; available: {', '.join(catalog.variants)}")
+    settings = settings_of[model]
+    guidance = _single(inputs, "guidance_scale")
+    guidance = DEFAULT_GUIDANCE if guidance is None else _float_in("guidance_scale", guidance, *GUIDANCE_RANGE)
+    scheduler = _text(inputs, "scheduler") or DEFAULT_SCHEDULER
+    if scheduler not in SCHEDULERS:
+        raise InvalidInputError("scheduler", f"unknown scheduler {scheduler!r}; allowed: {', '.join(SCHEDULERS)}")
+    seed = _single(inputs, "seed")
+    steps = _int_in(inputs, "num_inference_steps", DEFAULT_STEPS, *STEPS_RANGE)
+
+    image = mask = None
+    if "image" in contract.input_names:
+        image = _image(inputs, "image", 3)
+        if image is None:
+            raise InvalidInputError("image", "is required")
+    if "mask_image" in contract.input_names:
+        mask = _image(inputs, "mask_image", None)
+        if mask is None:
+            raise InvalidInputError("mask_image", "is required")
+        if mask.shape != image.shape[:2]:
+            raise InvalidInputError("mask_image", f"is {mask.shape[1]}x{mask.shape[0]} but image is "
+                                                  f"{image.shape[1]}x{image.shape[0]}; they must match")
+    strength = 1.0
+    if "strength" in contract.input_names:
+        value = _single(inputs, "strength")
+        strength = float(contract.input("strength").default) if value is None else _float_in("strength", value, 0.0, 1.0)
+        if min(int(steps * strength), steps) < 1:
+            raise InvalidInputError("strength", f"{strength:g} x {steps} steps leaves no denoising step; raise "
+                                                "strength or num_inference_steps")
+    control = _control(inputs, catalog, settings, model)
+    if settings.is_inpainting_unet and mask is None:
+        raise InvalidInputError("model", f"variant {model!r} is an inpainting checkpoint; use it through inpaint")
+    reference = ("image", image) if image is not None else (("control_image", control.images[0]) if control else None)
+    height, width = _sizes(inputs, settings, reference)
+    return GenerationParams(
+        prompt=prompt,
+        negative_prompt=_text(inputs, "negative_prompt") or "",
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        seed=secrets.randbelow(2**31) if seed is None else _int_in(inputs, "seed", 0, *SEED_RANGE),
+        height=height,
+        width=width,
+        scheduler=scheduler,
+        num_images=_int_in(inputs, "num_images", 1, *NUM_IMAGES_RANGE),
+        model=model,
+        image=image,
+        mask_image=mask,
+        strength=strength,
+        control=control,
+    )

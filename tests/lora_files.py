@@ -1,0 +1,33 @@
+"""LoRA files built here (peft adapters with random non-zero weights), saved as diffusers-format safetensors."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+from diffusers import StableDiffusionPipeline
+from diffusers.utils import convert_state_dict_to_diffusers
+from peft import LoraConfig, get_peft_model_state_dict
+
+from export.sources import PipelineSource
+
+UNET_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
+TEXT_ENCODER_TARGETS = ["q_proj", "k_proj", "v_proj", "out_proj"]
+
+
+def write_lora(source: PipelineSource, directory: Path, seed: int = 7, rank: int = 4) -> Path:
+    """`directory/pytorch_lora_weights.safetensors` with adapters on the UNet's and text encoder's attention."""
+    torch.manual_seed(seed)
+    unet, text_encoder = copy.deepcopy(source.unet), copy.deepcopy(source.text_encoder)
+    # init_lora_weights=False: random B as well as A, so the LoRA changes the output.
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, target_modules=UNET_TARGETS, init_lora_weights=False))
+    text_encoder.add_adapter(LoraConfig(r=rank, lora_alpha=rank, target_modules=TEXT_ENCODER_TARGETS,
+                                        init_lora_weights=False))
+    StableDiffusionPipeline.save_lora_weights(
+        directory,
+        unet_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(unet)),
+        text_encoder_lora_layers=convert_state_dict_to_diffusers(get_peft_model_state_dict(text_encoder)),
+        safe_serialization=True,
+    )
+    return Path(directory) / "pytorch_lora_weights.safetensors"
