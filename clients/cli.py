@@ -1,4 +1,13 @@
-"""`python -m clients txt2img --prompt "..." --seed 7 --out out.png`: call the served pipeline."""
+"""`python -m clients txt2img|img2img|inpaint ...`: call a served generation pipeline and write PNGs.
+
+    python -m clients txt2img --prompt "a green sofa" --seed 7 --out out/sofa.png
+    python -m clients img2img --image in.png --strength 0.6 --prompt "the same room, in oak" --out out/oak.png
+    python -m clients inpaint --image in.png --mask mask.png --prompt "a floor lamp" --out out/lamp.png
+    ... --control-image depth.png --controlnet depth --controlnet-scale 0.8   (repeatable, on all three)
+    ... --model VARIANT   (an exported variant, e.g. a LoRA-fused one)
+
+Masks are greyscale (or RGB) images, white repaints (the inpaint contract's convention).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +19,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from clients.triton_client import TritonInferenceError, TritonTxt2ImgClient
+from clients.triton_client import TritonGenerationClient, TritonInferenceError
 
 log = logging.getLogger("clients")
+
+PIPELINES = {
+    "txt2img": "text to image through Triton",
+    "img2img": "image to image: redraw --image with --strength",
+    "inpaint": "inpainting: repaint where --mask is white",
+}
 
 
 def save_images(images: np.ndarray, out: Path) -> list[Path]:
@@ -27,36 +42,91 @@ def save_images(images: np.ndarray, out: Path) -> list[Path]:
     return paths
 
 
+def read_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def read_mask(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L"), dtype=np.uint8)
+
+
+def _add_common(parser: argparse.ArgumentParser, pipeline: str) -> None:
+    parser.add_argument("--url", default="127.0.0.1:8001", help="Triton gRPC (host:8001) or HTTP (host:8000) address")
+    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
+    parser.add_argument("--triton-model", help=f"Triton model to call (default: {pipeline})")
+    parser.add_argument("--prompt", required=True)
+    parser.add_argument("--negative-prompt")
+    parser.add_argument("--steps", dest="num_inference_steps", type=int)
+    parser.add_argument("--guidance-scale", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--height", type=int)
+    parser.add_argument("--width", type=int)
+    parser.add_argument("--scheduler")
+    parser.add_argument("--num-images", type=int)
+    parser.add_argument("--model", help="exported model variant (default: the repository's first)")
+    control = parser.add_argument_group("ControlNet (repeat each option once per ControlNet, in the same order)")
+    control.add_argument("--control-image", type=Path, action="append", default=[], help="conditioning image file")
+    control.add_argument("--controlnet", action="append", default=[], help="ControlNet kind, e.g. depth or seg")
+    control.add_argument("--controlnet-scale", dest="controlnet_conditioning_scale", type=float, action="append",
+                         help="conditioning scale (default 1.0)")
+    control.add_argument("--control-guidance-start", type=float, action="append", help="fraction of steps (default 0)")
+    control.add_argument("--control-guidance-end", type=float, action="append", help="fraction of steps (default 1)")
+    parser.add_argument("--out", type=Path, default=Path(f"out/{pipeline}.png"))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m clients")
+    parser = argparse.ArgumentParser(prog="python -m clients", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    txt2img = commands.add_parser("txt2img", help="text to image through Triton")
-    txt2img.add_argument("--url", default="127.0.0.1:8001", help="Triton gRPC (host:8001) or HTTP (host:8000) address")
-    txt2img.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
-    txt2img.add_argument("--prompt", required=True)
-    txt2img.add_argument("--negative-prompt")
-    txt2img.add_argument("--steps", dest="num_inference_steps", type=int)
-    txt2img.add_argument("--guidance-scale", type=float)
-    txt2img.add_argument("--seed", type=int)
-    txt2img.add_argument("--height", type=int)
-    txt2img.add_argument("--width", type=int)
-    txt2img.add_argument("--scheduler")
-    txt2img.add_argument("--num-images", type=int)
-    txt2img.add_argument("--out", type=Path, default=Path("out/txt2img.png"))
+    for pipeline, help_text in PIPELINES.items():
+        command = commands.add_parser(pipeline, help=help_text)
+        _add_common(command, pipeline)
+        if pipeline != "txt2img":
+            command.add_argument("--image", type=Path, required=True, help="source image (PNG, JPEG, WebP...)")
+            command.add_argument("--strength", type=float,
+                                 help=f"0..1: how far from the source (default {0.8 if pipeline == 'img2img' else 1.0})")
+        if pipeline == "inpaint":
+            command.add_argument("--mask", type=Path, required=True, help="mask image like --image; white repaints")
     return parser
 
 
+def contract_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
+    """The command line as the pipeline's contract inputs (None: the model's default)."""
+    options = {name: getattr(args, name, None) for name in (
+        "negative_prompt", "num_inference_steps", "guidance_scale", "seed", "height", "width", "scheduler",
+        "num_images", "model", "strength", "controlnet_conditioning_scale", "control_guidance_start",
+        "control_guidance_end")}
+    if getattr(args, "image", None) is not None:
+        options["image"] = read_rgb(args.image)
+    if getattr(args, "mask", None) is not None:
+        options["mask_image"] = read_mask(args.mask)
+    if args.control_image or args.controlnet:
+        if len(args.control_image) != len(args.controlnet):
+            parser.error(f"give one --controlnet per --control-image ({len(args.controlnet)} vs {len(args.control_image)})")
+        images = [read_rgb(path) for path in args.control_image]
+        if len({image.shape for image in images}) > 1:
+            parser.error("the --control-image files must have the same size")
+        options["control_image"] = np.stack(images)
+        options["controlnet"] = args.controlnet
+    return options
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    client = TritonTxt2ImgClient(args.url, args.protocol)
-    options = {name: getattr(args, name) for name in (
-        "negative_prompt", "num_inference_steps", "guidance_scale", "seed", "height", "width", "scheduler", "num_images")}
+    try:
+        options = contract_options(args, parser)
+    except OSError as error:  # unreadable or non-image files
+        parser.error(str(error))
+    client = TritonGenerationClient(args.url, args.protocol, args.triton_model or args.command)
     started = time.perf_counter()
     try:
         result = client.generate(args.prompt, **options)
     except TritonInferenceError as error:
-        log.error("txt2img failed: %s", error)
+        log.error("%s failed: %s", args.command, error)
         return 2
     finally:
         client.close()

@@ -13,15 +13,18 @@ from gateway.body_limit import BodySizeLimitMiddleware
 from gateway.errors import install_error_handlers
 from gateway.image_store import ImageStore
 from gateway.metrics import Metrics, MetricsMiddleware
-from gateway.routes import health, openai_images, txt2img
+from gateway.routes import health, native, openai_images
 from gateway.schemas import build_request_models
 from gateway.security import install_cors
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState
 from gateway.triton_pool import ReplicaPool
-from gateway.txt2img_service import Txt2ImgService
+from gateway.generation_service import GenerationService
 
 log = logging.getLogger(__name__)
+
+# Routes that take images: their bodies may reach GATEWAY_MAX_UPLOAD_BYTES (others GATEWAY_MAX_BODY_BYTES).
+UPLOAD_PATHS = frozenset({"/v1/images/edits", "/v1/txt2img", "/v1/img2img", "/v1/inpaint"})
 
 
 async def _purge_images(store: ImageStore) -> None:
@@ -33,13 +36,12 @@ async def _purge_images(store: ImageStore) -> None:
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     metrics = Metrics()
-    required = [settings.model] + ([settings.stream_model] if settings.stream_model else [])
-    pool = ReplicaPool(settings.replicas, required, settings.max_in_flight_per_replica,
-                       metrics, settings.health_interval_s, settings.health_timeout_s)
+    pool = ReplicaPool(settings.replicas, settings.required(), settings.max_in_flight_per_replica,
+                       metrics, settings.health_interval_s, settings.health_timeout_s, settings.optional())
     state = GatewayState(
         settings=settings, metrics=metrics, pool=pool,
-        service=Txt2ImgService(pool, metrics, settings.model, settings.stream_model, settings.request_timeout_s,
-                               settings.retry_after_s),
+        service=GenerationService(pool, metrics, settings.request_timeout_s, settings.retry_after_s,
+                                  settings.streaming),
         store=ImageStore(settings.image_dir, settings.image_ttl_s),
         models=build_request_models(settings),
         api_keys=frozenset(key.encode() for key in settings.keys()),
@@ -60,7 +62,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Imagery gateway",
-        description="REST front for the Triton diffusion pipelines: OpenAI Images API, native txt2img, SSE progress.",
+        description="REST front for the Triton diffusion pipelines: OpenAI Images API (generations, edits), "
+                    "native txt2img / img2img / inpaint with ControlNet, SSE progress.",
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -68,8 +71,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(openai_images.build_router(state.models))
-    app.include_router(txt2img.build_router(state.models))
+    app.include_router(native.build_router(state.models))
     install_cors(app, settings.cors_origins)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       upload_paths=UPLOAD_PATHS, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts every response, 413s included
     return app

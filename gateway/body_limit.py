@@ -1,5 +1,7 @@
 """Refuses request bodies over the configured size without reading them whole.
 
+Routes that take image uploads have their own, larger limit (`upload_paths`, `max_upload_bytes`).
+
 A declared Content-Length over the limit is answered 413 before a byte of the body is read; a
 chunked body is counted as it arrives and cut off at the limit. The 413 uses the gateway's error
 shape, and anything the app tries to send afterwards is dropped.
@@ -18,17 +20,21 @@ def _too_large(limit: int) -> GatewayError:
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_paths: frozenset[str] = frozenset(),
+                 max_upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_paths = upload_paths
+        self.max_upload_bytes = max_bytes if max_upload_bytes is None else max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_upload_bytes if scope.get("path", "").rstrip("/") in self.upload_paths else self.max_bytes
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(self.max_bytes).response()(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(limit).response()(scope, receive, send)
             return
 
         received = 0
@@ -41,9 +47,9 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     refused = True
-                    await _too_large(self.max_bytes).response()(scope, receive, send)
+                    await _too_large(limit).response()(scope, receive, send)
                     return {"type": "http.disconnect"}  # the app sees a client that left
             return message
 

@@ -50,6 +50,13 @@ def unavailable(message: str, retry_after_s: int) -> GatewayError:
                         headers={"Retry-After": str(retry_after_s)})
 
 
+def model_unavailable(model: str, message: str, retry_after_s: int) -> GatewayError:
+    """This route's Triton model is not loaded on any healthy replica (the gateway's other routes still serve)."""
+    return GatewayError(503, f"{message}: this route is unavailable on the current replicas (the model is not "
+                             f"exported or not loaded there); other routes are not affected",
+                        type="server_error", code="model_not_available", headers={"Retry-After": str(retry_after_s)})
+
+
 def busy(message: str, retry_after_s: int) -> GatewayError:
     return GatewayError(429, message, type="rate_limit_error", code="too_many_requests_in_flight",
                         headers={"Retry-After": str(retry_after_s)})
@@ -75,7 +82,8 @@ def from_triton_message(message: str, rename: dict[str, str] | None = None) -> G
 
 def _validation_error(error: RequestValidationError) -> GatewayError:
     first = error.errors()[0]
-    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
+    # List items are reported by their field ("controlnet_conditioning_scale", not "...scale.1").
+    loc = [str(part) for part in first.get("loc", ()) if part != "body" and not isinstance(part, int)]
     if first.get("type") == "json_invalid":
         reason = first.get("ctx", {}).get("error", "JSON decode error")
         return invalid(None, f"malformed JSON body: {reason} at position {loc[0] if loc else '?'}", code="invalid_json")

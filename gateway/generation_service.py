@@ -1,8 +1,10 @@
-"""The gateway's one way to run txt2img on Triton: replica choice, retry, timeout, cancellation.
+"""The gateway's one way to run a generation model on Triton: replica choice, retry, timeout, cancellation.
 
-`generate` calls the `txt2img` orchestrator (unary gRPC); `stream` calls its decoupled twin
-`txt2img_stream` and yields one `Progress` per denoising step, then the `Generated` result. The
-seed is always chosen here, so a retry on another replica produces the same image.
+A `GenerationJob` is a Triton model name (txt2img, img2img, inpaint, ...) and that model's contract inputs
+as Python values, turned into typed tensors by `serving.contracts`. `generate` calls the model (unary
+gRPC); `stream` calls its decoupled twin `<model>_stream` and yields one `Progress` per denoising step,
+then the `Generated` result. The seed is always chosen here, so a retry on another replica produces the
+same image. Routes never talk to Triton themselves.
 """
 
 from __future__ import annotations
@@ -11,53 +13,74 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from dataclasses import asdict, dataclass
-from typing import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Iterator, Mapping
 
 import grpc
 import numpy as np
 from tritonclient.grpc import InferInput, InferRequestedOutput
 from tritonclient.utils import InferenceServerException
 
-from clients.triton_client import TXT2IMG_INPUT_TYPES
+from clients.triton_client import contract_array
 from gateway import errors
 from gateway.errors import GatewayError
 from gateway.metrics import Metrics
-from gateway.triton_pool import AllReplicasBusy, NoReplicaAvailable, Replica, ReplicaPool
+from gateway.triton_pool import AllReplicasBusy, ModelNotServed, NoReplicaAvailable, Replica, ReplicaPool
+from serving.contracts import GENERATION_CONTRACTS, OrchestratorContract
 
 log = logging.getLogger(__name__)
 
 SEED_BOUND = 2**31  # the range the orchestrator itself draws from when no seed is given
+STREAM_SUFFIX = "_stream"
+
+
+def new_seed() -> int:
+    return secrets.randbelow(SEED_BOUND)
 
 
 @dataclass(frozen=True)
-class Txt2ImgJob:
-    """The contract's inputs for one request; None leaves an input to the model's default."""
+class GenerationJob:
+    """One request: the Triton model to call and its contract inputs (absent or None: the model's default).
 
-    prompt: str
+    `contract` names the public contract the inputs follow (by default the model's own name; a deployment
+    may serve it under another name, e.g. GATEWAY_IMG2IMG_MODEL).
+    """
+
+    model: str
+    inputs: Mapping[str, Any]
     seed: int
-    negative_prompt: str | None = None
-    num_inference_steps: int | None = None
-    guidance_scale: float | None = None
-    height: int | None = None
-    width: int | None = None
-    scheduler: str | None = None
-    num_images: int | None = None
+    contract: str = ""
+    _contract: OrchestratorContract = field(init=False, repr=False, compare=False)
 
-    @staticmethod
-    def new_seed() -> int:
-        return secrets.randbelow(SEED_BOUND)
+    def __post_init__(self) -> None:
+        name = self.contract or self.model
+        if name not in GENERATION_CONTRACTS:
+            raise ValueError(f"no generation contract {name!r}; known: {', '.join(GENERATION_CONTRACTS)}")
+        contract = GENERATION_CONTRACTS[name]
+        unknown = sorted(set(self.inputs) - set(contract.input_names))
+        if unknown:
+            raise ValueError(f"{name} has no input(s) {', '.join(unknown)}")
+        object.__setattr__(self, "_contract", contract)
+
+    @classmethod
+    def create(cls, model: str, inputs: Mapping[str, Any], seed: int | None = None, contract: str = "") -> "GenerationJob":
+        """A job with a seed chosen now when none is given; None inputs are dropped."""
+        seed = new_seed() if seed is None else seed
+        kept = {name: value for name, value in inputs.items() if value is not None and name != "seed"}
+        return cls(model, kept, seed, contract)
+
+    @property
+    def stream_model(self) -> str:
+        return f"{self.model}{STREAM_SUFFIX}"
 
     def triton_inputs(self) -> list[InferInput]:
-        inputs = []
-        for name, value in asdict(self).items():
-            if value is None:
-                continue
-            triton_dtype, np_dtype = TXT2IMG_INPUT_TYPES[name]
-            tensor = InferInput(name, [1], triton_dtype)
-            tensor.set_data_from_numpy(np.array([value.encode("utf-8") if isinstance(value, str) else value], dtype=np_dtype))
-            inputs.append(tensor)
-        return inputs
+        tensors = []
+        for name, value in {**self.inputs, "seed": self.seed}.items():
+            array = contract_array(self._contract.name, name, value)
+            tensor = InferInput(name, list(array.shape), self._contract.input(name).dtype)
+            tensor.set_data_from_numpy(array)
+            tensors.append(tensor)
+        return tensors
 
 
 @dataclass(frozen=True)
@@ -84,21 +107,22 @@ def _is_replica_failure(error: BaseException) -> bool:
     return False
 
 
-class Txt2ImgService:
-    def __init__(self, pool: ReplicaPool, metrics: Metrics, model: str, stream_model: str,
-                 timeout_s: float, retry_after_s: int) -> None:
+class GenerationService:
+    def __init__(self, pool: ReplicaPool, metrics: Metrics, timeout_s: float, retry_after_s: int,
+                 streaming: bool = True) -> None:
         self.pool = pool
         self.metrics = metrics
-        self.model = model
-        self.stream_model = stream_model
         self.timeout_s = timeout_s
         self.retry_after_s = retry_after_s
+        self.streaming = streaming
 
     @contextlib.contextmanager
-    def slot(self, tried: list[Replica]) -> Iterator[Replica]:
-        """A replica slot, or the gateway's 503/429 (raised before any work starts)."""
+    def slot(self, model: str, tried: list[Replica]) -> Iterator[Replica]:
+        """A slot on a replica serving `model`, or the gateway's 503/429 (raised before any work starts)."""
         try:
-            replica = self.pool.reserve(exclude=tried)
+            replica = self.pool.reserve(model, exclude=tried)
+        except ModelNotServed as error:
+            raise errors.model_unavailable(model, str(error), self.retry_after_s) from None
         except NoReplicaAvailable as error:
             detail = f"; replica {tried[-1].url} failed: {tried[-1].last_error}" if tried else ""
             raise errors.unavailable(f"{error}{detail}", self.retry_after_s) from None
@@ -114,24 +138,25 @@ class Txt2ImgService:
         self.pool.mark_down(replica, error.details() if isinstance(error, grpc.aio.AioRpcError) else str(error))
         tried.append(replica)
 
-    async def generate(self, job: Txt2ImgJob, rename: Mapping[str, str] | None = None) -> Generated:
+    async def generate(self, job: GenerationJob, rename: Mapping[str, str] | None = None) -> Generated:
         try:
             async with asyncio.timeout(self.timeout_s):
                 return await self._generate(job, rename)
         except TimeoutError:
             raise errors.timed_out(self.timeout_s) from None
 
-    async def _generate(self, job: Txt2ImgJob, rename: Mapping[str, str] | None) -> Generated:
+    async def _generate(self, job: GenerationJob, rename: Mapping[str, str] | None) -> Generated:
         tried: list[Replica] = []
         outputs = [InferRequestedOutput("image"), InferRequestedOutput("seed")]
+        inputs = job.triton_inputs()
         for attempt in (1, 2):
-            with self.slot(tried) as replica:
+            with self.slot(job.model, tried) as replica:
                 try:
-                    result = await replica.client.infer(self.model, job.triton_inputs(), outputs=outputs)
+                    result = await replica.client.infer(job.model, inputs, outputs=outputs)
                 except InferenceServerException as error:
                     if _is_replica_failure(error) and attempt == 1:
-                        log.warning("replica %s failed (%s); retrying once elsewhere with seed %d",
-                                    replica.url, error.message(), job.seed)
+                        log.warning("replica %s failed (%s); retrying %s once elsewhere with seed %d",
+                                    replica.url, error.message(), job.model, job.seed)
                         self._replica_failed(replica, error, tried)
                         self.metrics.retries.inc()
                         continue
@@ -139,18 +164,20 @@ class Txt2ImgService:
             return Generated(result.as_numpy("image"), int(result.as_numpy("seed")[0]), replica.url, attempt)
         raise AssertionError("unreachable")
 
-    async def stream(self, job: Txt2ImgJob, rename: Mapping[str, str] | None = None
+    async def stream(self, job: GenerationJob, rename: Mapping[str, str] | None = None
                      ) -> AsyncIterator[Progress | Generated]:
         """Progress per step, then the result. Retried once elsewhere only if nothing was yielded yet."""
-        if not self.stream_model:
-            raise GatewayError(501, "streaming is disabled on this gateway (GATEWAY_STREAM_MODEL is empty)",
+        if not self.streaming:
+            raise GatewayError(501, "streaming is disabled on this gateway (GATEWAY_STREAMING=false)",
                                param="stream", code="streaming_disabled")
+        model = job.stream_model
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s
         tried: list[Replica] = []
+        inputs = job.triton_inputs()
         for attempt in (1, 2):
-            with self.slot(tried) as replica:
-                request = {"model_name": self.stream_model, "inputs": job.triton_inputs()}
+            with self.slot(model, tried) as replica:
+                request = {"model_name": model, "inputs": inputs}
                 responses = replica.client.stream_infer(_single(request))
                 produced = False
                 try:
@@ -163,7 +190,7 @@ class Txt2ImgService:
                         except TimeoutError:
                             raise errors.timed_out(self.timeout_s) from None
                         except StopAsyncIteration:
-                            raise errors.upstream(f"{self.stream_model} ended its stream without an image") from None
+                            raise errors.upstream(f"{model} ended its stream without an image") from None
                         if error is not None:
                             raise self._map(error, replica, rename)
                         image = result.as_numpy("image")
@@ -175,8 +202,8 @@ class Txt2ImgService:
                                        float(result.as_numpy("elapsed_s")[0]))
                 except grpc.aio.AioRpcError as error:
                     if _is_replica_failure(error) and attempt == 1 and not produced:
-                        log.warning("replica %s failed before streaming (%s); retrying once elsewhere with seed %d",
-                                    replica.url, error.details(), job.seed)
+                        log.warning("replica %s failed before streaming (%s); retrying %s once elsewhere with "
+                                    "seed %d", replica.url, error.details(), model, job.seed)
                         self._replica_failed(replica, error, tried)
                         self.metrics.retries.inc()
                         continue

@@ -1,21 +1,36 @@
 """Request and response bodies. Limits come from settings, so the models are built per app.
 
-Both request bodies forbid unknown fields: a misspelt diffusion option (`num_inference_step`) is an
-error naming it rather than a silently default image.
+Every request body forbids unknown fields: a misspelt diffusion option (`num_inference_step`) is an
+error naming it rather than a silently default image. Numbers are strict: `true` is not 1, "20" is not 20
+(multipart form fields are parsed as JSON scalars first, see gateway/request_body.py).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr,
+                      field_validator)
 from pydantic_core import PydanticCustomError
 
 from gateway.settings import CONTRACT_GUIDANCE_RANGE, CONTRACT_MAX_SEED, GatewaySettings
 
 _SIZE = re.compile(r"(\d{1,5})x(\d{1,5})")
+
+# OpenAI's own model names: accepted on the OpenAI routes and mapped to the default exported variant.
+OPENAI_MODEL_PREFIXES = ("dall-e", "gpt-image")
+
+
+def _strict_number(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise PydanticCustomError("number_type", "must be a number")
+    return value
+
+
+# A JSON number (int or float), never a boolean or a string.
+Number = Annotated[float, BeforeValidator(_strict_number)]
 
 
 class ImageData(BaseModel):
@@ -55,7 +70,10 @@ class ErrorResponse(BaseModel):
 @dataclass(frozen=True)
 class RequestModels:
     ImageGenerationRequest: type[BaseModel]
+    ImageEditRequest: type[BaseModel]
     Txt2ImgRequest: type[BaseModel]
+    Img2ImgRequest: type[BaseModel]
+    InpaintRequest: type[BaseModel]
 
 
 def _error(kind: str, message: str) -> PydanticCustomError:
@@ -83,7 +101,7 @@ def build_request_models(settings: GatewaySettings) -> RequestModels:
         seed: StrictInt | None = Field(None, ge=0, le=CONTRACT_MAX_SEED,
                                        description="random when omitted; the seed used is returned")
         num_inference_steps: StrictInt | None = Field(None, ge=1, le=settings.max_steps)
-        guidance_scale: float | None = Field(None, ge=low, le=high, allow_inf_nan=False)
+        guidance_scale: Number | None = Field(None, ge=low, le=high, allow_inf_nan=False)
         scheduler: StrictStr | None = Field(None, description=f"one of {', '.join(schedulers)}")
 
         @field_validator("prompt")
@@ -138,9 +156,34 @@ def build_request_models(settings: GatewaySettings) -> RequestModels:
             width, height = self.size.split("x")
             return int(width), int(height)
 
-    class Txt2ImgRequest(DiffusionOptions):
+        def variant(self) -> str | None:
+            """`model` as an exported variant; OpenAI's model names (dall-e-2, gpt-image-1...) mean the default."""
+            if self.model is None or self.model.startswith(OPENAI_MODEL_PREFIXES):
+                return None
+            return self.model
+
+    class ImageEditRequest(ImageGenerationRequest):
+        """OpenAI Images API `images.edit` form fields (the files `image` and `mask` come separately)."""
+
+        strength: Number | None = Field(None, ge=0, le=1, allow_inf_nan=False,
+                                        description="how far from the image: 0 keeps it, 1 ignores it "
+                                                    "(default: 0.8 without a mask, 1.0 with one)")
+        input_fidelity: StrictStr | None = None  # OpenAI compatibility; ignored
+
+    class ControlNetOptions(BaseModel):
+        """ControlNet inputs of every native route: k images with their kind, scale and guidance window."""
+
+        control_images: list[StrictStr] | None = Field(
+            None, description="k conditioning images: base64 strings (JSON) or files (multipart)")
+        controlnet: list[StrictStr] | None = Field(None, description="k exported ControlNet kinds, e.g. depth, seg")
+        controlnet_conditioning_scale: list[Number] | None = Field(None, description="k values in 0..5 (default 1)")
+        control_guidance_start: list[Number] | None = Field(None, description="k values in 0..1 (default 0)")
+        control_guidance_end: list[Number] | None = Field(None, description="k values in 0..1 (default 1)")
+
+    class Txt2ImgRequest(DiffusionOptions, ControlNetOptions):
         """Every input of the txt2img contract (DESIGN.md section 3), plus the response's form."""
 
+        model: StrictStr | None = Field(None, description="exported variant (default: the first exported)")
         height: StrictInt | None = None
         width: StrictInt | None = None
         num_images: StrictInt = Field(1, ge=1, le=settings.max_images)
@@ -152,4 +195,18 @@ def build_request_models(settings: GatewaySettings) -> RequestModels:
         def _side(cls, value: int | None, info) -> int | None:
             return None if value is None else check_side(info.field_name, value)
 
-    return RequestModels(ImageGenerationRequest, Txt2ImgRequest)
+    class Img2ImgRequest(Txt2ImgRequest):
+        """The img2img contract: txt2img's inputs plus the source image and strength."""
+
+        image: StrictStr | None = Field(None, description="required: base64 PNG/JPEG/WebP (JSON) or a file "
+                                                          "(multipart); RGBA/greyscale are converted to RGB")
+        strength: Number | None = Field(None, ge=0, le=1, allow_inf_nan=False, description="default 0.8")
+
+    class InpaintRequest(Img2ImgRequest):
+        """The inpaint contract: img2img's inputs plus the mask (white repaints)."""
+
+        mask_image: StrictStr | None = Field(None, description="required: greyscale mask like image, white "
+                                                               "(>= 128) repaints; base64 or a file")
+        strength: Number | None = Field(None, ge=0, le=1, allow_inf_nan=False, description="default 1.0")
+
+    return RequestModels(ImageGenerationRequest, ImageEditRequest, Txt2ImgRequest, Img2ImgRequest, InpaintRequest)

@@ -26,8 +26,16 @@ class GatewaySettings(BaseSettings):
 
     # Triton replicas (gRPC host:port), comma-separated in the environment.
     replicas: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1:8001"])
-    model: str = "txt2img"
-    stream_model: str = "txt2img_stream"  # empty: no streaming (and the replicas need not serve it)
+    # Triton models behind the routes (each follows the contract of the same name in serving/contracts.py);
+    # `stream: true` calls the decoupled twin `<model>_stream`.
+    model: str = "txt2img"  # /v1/images/generations, /v1/txt2img
+    img2img_model: str = "img2img"  # /v1/img2img, /v1/images/edits without a mask
+    inpaint_model: str = "inpaint"  # /v1/inpaint, /v1/images/edits with a mask
+    streaming: bool = True  # false: `stream: true` is a 501 and no `_stream` model is needed
+    # A replica is in rotation (and /readyz is 200) when these are loaded. Default: the txt2img model and,
+    # with streaming, its twin. The other routes' models are optional: a replica without them still serves
+    # the rest, and those routes answer 503 `model_not_available` until some replica loads them.
+    required_models: Annotated[list[str] | None, NoDecode] = None
     max_in_flight_per_replica: int = Field(8, ge=1)
     request_timeout_s: float = Field(300.0, gt=0)
     health_interval_s: float = Field(2.0, gt=0)
@@ -40,7 +48,11 @@ class GatewaySettings(BaseSettings):
     max_steps: int = Field(CONTRACT_MAX_STEPS, ge=1, le=CONTRACT_MAX_STEPS)
     max_images: int = Field(CONTRACT_MAX_IMAGES, ge=1, le=CONTRACT_MAX_IMAGES)
     max_prompt_chars: int = Field(2000, ge=1)
-    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)  # JSON-only routes (/v1/images/generations)
+    # Routes that take images (/v1/images/edits, /v1/img2img, /v1/inpaint, /v1/txt2img with ControlNet).
+    max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    # Decoded size cap of each uploaded image (decompression bombs): above it the upload is a 400.
+    max_upload_pixels: int = Field(4096 * 4096, ge=64)
     schedulers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["ddim", "euler", "euler_ancestral", "dpmpp_2m", "pndm", "unipc"])
 
@@ -55,7 +67,7 @@ class GatewaySettings(BaseSettings):
     api_keys_file: Path | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # empty: CORS off
 
-    @field_validator("replicas", "schedulers", "api_keys", "cors_origins", mode="before")
+    @field_validator("replicas", "schedulers", "api_keys", "cors_origins", "required_models", mode="before")
     @classmethod
     def _split_lists(cls, value: object) -> object:
         return _comma_list(value)
@@ -65,6 +77,23 @@ class GatewaySettings(BaseSettings):
         if not self.replicas:
             raise ValueError("at least one Triton replica is required (GATEWAY_REPLICAS=host:port,...)")
         return self
+
+    def stream_model(self, model: str) -> str:
+        return f"{model}_stream"
+
+    def required(self) -> list[str]:
+        """Models every replica in rotation must have loaded."""
+        if self.required_models is not None:
+            return list(self.required_models)
+        return [self.model] + ([self.stream_model(self.model)] if self.streaming else [])
+
+    def optional(self) -> list[str]:
+        """The other routes' models: probed, routed to where loaded, never a condition of readiness."""
+        models = [self.model, self.img2img_model, self.inpaint_model]
+        if self.streaming:
+            models += [self.stream_model(model) for model in list(models)]
+        required = set(self.required())
+        return [model for model in models if model not in required]
 
     def keys(self) -> set[str]:
         """All configured API keys (environment and file); empty means no authentication."""

@@ -9,7 +9,7 @@ from gateway.metrics import Metrics
 from gateway.schemas import RequestModels
 from gateway.settings import GatewaySettings
 from gateway.triton_pool import ReplicaPool
-from gateway.txt2img_service import Txt2ImgService
+from gateway.generation_service import GenerationService
 
 
 @dataclass
@@ -17,7 +17,7 @@ class GatewayState:
     settings: GatewaySettings
     metrics: Metrics
     pool: ReplicaPool
-    service: Txt2ImgService
+    service: GenerationService
     store: ImageStore
     models: RequestModels
     api_keys: frozenset[bytes]

@@ -1,4 +1,4 @@
-"""Streaming a txt2img job as Server-Sent Events, shared by the OpenAI and the native route.
+"""Streaming a generation job as Server-Sent Events, shared by the OpenAI and the native routes.
 
 The first event is awaited before the response starts, so a request the gateway or Triton refuses
 (400, 429, 503) still gets a proper status code; later failures become an `error` event.
@@ -17,14 +17,14 @@ from gateway.disconnect import ClientDisconnected, unless_disconnected
 from gateway.errors import GatewayError
 from gateway.metrics import route_label
 from gateway.state import GatewayState
-from gateway.txt2img_service import Generated, Progress, Txt2ImgJob
+from gateway.generation_service import Generated, GenerationJob, Progress
 
 log = logging.getLogger(__name__)
 
 Render = Callable[[Progress | Generated], Awaitable[bytes]]
 
 
-async def stream_job(request: Request, state: GatewayState, job: Txt2ImgJob, rename: Mapping[str, str],
+async def stream_job(request: Request, state: GatewayState, job: GenerationJob, rename: Mapping[str, str],
                      render: Render) -> Response:
     items = state.service.stream(job, rename)
     try:

@@ -1,8 +1,11 @@
 """Triton replicas: health probes, least-outstanding balancing and a bound on in-flight requests.
 
-A replica is healthy when its server is ready and every model the gateway needs is loaded. A replica
-that fails a probe, or refuses or drops a connection during a request, is taken out of rotation and
-probed again on the next round; it rejoins as soon as a probe passes.
+A replica is healthy when its server is ready and every *required* model is loaded (the gateway is
+ready when one replica is). The *optional* models (those of routes a deployment may not serve, e.g.
+img2img on a txt2img-only repository) are probed too: a request for one goes only to healthy replicas
+that have it loaded, and is a 503 naming the model when none has, while the other routes keep serving.
+A replica that fails a probe, or refuses or drops a connection during a request, is taken out of
+rotation and probed again on the next round; it rejoins as soon as a probe passes.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ class NoReplicaAvailable(Exception):
     """No replica is healthy (or every healthy one was already tried for this request)."""
 
 
+class ModelNotServed(NoReplicaAvailable):
+    """Replicas are healthy, but none has this (optional) model loaded."""
+
+
 class AllReplicasBusy(Exception):
     """Every healthy replica already has its maximum of requests in flight."""
 
@@ -47,18 +54,22 @@ class Replica:
     healthy: bool = False
     in_flight: int = 0
     last_error: str | None = "not probed yet"
+    models: frozenset[str] = frozenset()  # the gateway's models (required and optional) loaded here
     # Created in `ReplicaPool.start`: a grpc.aio channel belongs to the event loop it was made in.
     client: grpc_aio.InferenceServerClient | None = field(default=None, repr=False)
 
     def describe(self) -> dict:
-        return {"url": self.url, "healthy": self.healthy, "in_flight": self.in_flight, "last_error": self.last_error}
+        return {"url": self.url, "healthy": self.healthy, "in_flight": self.in_flight, "last_error": self.last_error,
+                "models": sorted(self.models)}
 
 
 class ReplicaPool:
     def __init__(self, urls: Sequence[str], required_models: Sequence[str], max_in_flight: int,
-                 metrics: Metrics, probe_interval_s: float = 2.0, probe_timeout_s: float = 2.0) -> None:
+                 metrics: Metrics, probe_interval_s: float = 2.0, probe_timeout_s: float = 2.0,
+                 optional_models: Sequence[str] = ()) -> None:
         self.replicas = [Replica(url, max_in_flight) for url in urls]
-        self.required_models = tuple(required_models)
+        self.required_models = tuple(dict.fromkeys(required_models))
+        self.optional_models = tuple(m for m in dict.fromkeys(optional_models) if m not in self.required_models)
         self.metrics = metrics
         self.probe_interval_s = probe_interval_s
         self.probe_timeout_s = probe_timeout_s
@@ -86,9 +97,16 @@ class ReplicaPool:
     def any_healthy(self) -> bool:
         return any(replica.healthy for replica in self.replicas)
 
-    def reserve(self, exclude: Sequence[Replica] = ()) -> Replica:
-        """A slot on the healthy replica with the fewest requests in flight; give it back with `release`."""
-        replica = self._choose(exclude)
+    def serves(self, model: str) -> bool:
+        """Some healthy replica has `model` loaded."""
+        return any(replica.healthy and model in replica.models for replica in self.replicas)
+
+    def reserve(self, model: str | None = None, exclude: Sequence[Replica] = ()) -> Replica:
+        """A slot on the healthy replica (with `model` loaded) with the fewest requests in flight.
+
+        Give it back with `release`.
+        """
+        replica = self._choose(model, exclude)
         replica.in_flight += 1
         self._publish(replica)
         return replica
@@ -97,10 +115,14 @@ class ReplicaPool:
         replica.in_flight -= 1
         self._publish(replica)
 
-    def _choose(self, exclude: Sequence[Replica]) -> Replica:
+    def _choose(self, model: str | None, exclude: Sequence[Replica]) -> Replica:
         healthy = [r for r in self.replicas if r.healthy and r not in exclude]
         if not healthy:
             raise NoReplicaAvailable("no healthy Triton replica is available")
+        if model is not None and model not in self.required_models:
+            healthy = [r for r in healthy if model in r.models]
+            if not healthy:
+                raise ModelNotServed(f"no healthy Triton replica has the model {model!r} loaded")
         open_ = [r for r in healthy if r.in_flight < r.max_in_flight]
         if not open_:
             raise AllReplicasBusy(f"all {len(healthy)} healthy replicas have {healthy[0].max_in_flight} requests in flight")
@@ -122,16 +144,21 @@ class ReplicaPool:
     async def probe(self, replica: Replica) -> bool:
         try:
             ready = await replica.client.is_server_ready(client_timeout=self.probe_timeout_s)
-            missing = [name for name in self.required_models
-                       if not await replica.client.is_model_ready(name, client_timeout=self.probe_timeout_s)]
+            names = self.required_models + self.optional_models
+            answers = await asyncio.gather(*(replica.client.is_model_ready(name, client_timeout=self.probe_timeout_s)
+                                             for name in names))
+            loaded = {name for name, answer in zip(names, answers) if answer}
+            missing = [name for name in self.required_models if name not in loaded]
             reason = None if ready and not missing else (
                 "server not ready" if not ready else f"models not ready: {', '.join(missing)}")
         except Exception as error:  # noqa: BLE001 - any failure to answer means unhealthy
             reason = f"probe failed: {error}"
         if reason is None:
             if not replica.healthy:
-                log.info("replica %s is healthy", replica.url)
-            replica.healthy, replica.last_error = True, None
+                absent = [name for name in self.optional_models if name not in loaded]
+                log.info("replica %s is healthy%s", replica.url,
+                         f" (without the optional models {', '.join(absent)})" if absent else "")
+            replica.healthy, replica.last_error, replica.models = True, None, frozenset(loaded)
             self._publish(replica)
             return True
         if replica.healthy:

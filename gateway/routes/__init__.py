@@ -1,1 +1,1 @@
-"""HTTP routes (thin: validation is in schemas, Triton work in txt2img_service)."""
+"""HTTP routes (thin: a schema in schemas, a mapping in contract_mapping, Triton work in generation_service)."""

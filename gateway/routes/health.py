@@ -16,11 +16,15 @@ async def healthz() -> dict:
 
 @router.get("/readyz", summary="A Triton replica is ready with the models the gateway needs")
 async def readyz(request: Request) -> JSONResponse:
+    """200 when a replica has the required models; `optional` says which other routes' models are served."""
     state = request.app.state.gateway
-    replicas = [replica.describe() for replica in state.pool.replicas]
-    if state.pool.any_healthy:
-        return JSONResponse({"status": "ready", "models": list(state.pool.required_models), "replicas": replicas})
-    return JSONResponse({"status": "not ready", "models": list(state.pool.required_models), "replicas": replicas,
+    pool = state.pool
+    body = {"models": list(pool.required_models),
+            "optional": {model: pool.serves(model) for model in pool.optional_models},
+            "replicas": [replica.describe() for replica in pool.replicas]}
+    if pool.any_healthy:
+        return JSONResponse({"status": "ready", **body})
+    return JSONResponse({"status": "not ready", **body,
                          "error": {"message": "no Triton replica is ready", "type": "server_error", "param": None,
                                    "code": "no_replica_available"}}, status_code=503)
 

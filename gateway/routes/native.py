@@ -1,4 +1,10 @@
-"""Native route: POST /v1/txt2img with every txt2img contract input; PNG bytes, JSON or SSE."""
+"""Native routes: POST /v1/txt2img, /v1/img2img and /v1/inpaint, one per generation contract.
+
+Each takes its contract's inputs under their own names (DESIGN.md section 3), as JSON (images base64)
+or as a multipart form (images as files, repeated fields for ControlNet lists), and answers PNG bytes
+(default), JSON with base64 images (`response_format: "b64_json"`) or Server-Sent Events
+(`stream: true`: `progress` per step, then `image`). The three differ only in their schema.
+"""
 
 
 import asyncio
@@ -6,61 +12,87 @@ import time
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
 from gateway import sse
+from gateway.contract_mapping import NATIVE_IMAGE_FIELDS, NATIVE_RENAME, native_job
 from gateway.disconnect import ClientDisconnected, unless_disconnected
 from gateway.errors import invalid
+from gateway.generation_service import Generated, Progress
 from gateway.metrics import route_label
 from gateway.png import b64, encode_png, encode_pngs
+from gateway.request_body import read_body
 from gateway.schemas import ErrorResponse, ImageData, RequestModels, Txt2ImgJSONResponse
 from gateway.security import check_api_key
 from gateway.state import GatewayState
 from gateway.streaming import stream_job
-from gateway.txt2img_service import Generated, Progress, Txt2ImgJob
 
 ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 413, 429, 502, 503, 504)}
+SUMMARIES = {
+    "txt2img": "Text to image (optionally ControlNet-guided)",
+    "img2img": "Image to image: `image` redrawn with `strength` (optionally ControlNet-guided)",
+    "inpaint": "Inpainting: repaint where `mask_image` is white (optionally ControlNet-guided)",
+}
+
+
+def _openapi(model: type[BaseModel]) -> dict:
+    """Both encodings in the docs: JSON with base64 images, or a multipart form with files."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    form = {"type": "object", "properties": {
+        name: ({"type": "array", "items": {"type": "string", "format": "binary"}} if name == "control_images"
+               else {"type": "string", "format": "binary"}) if name in NATIVE_IMAGE_FIELDS else prop
+        for name, prop in schema.get("properties", {}).items()}}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema},
+                                                          "multipart/form-data": {"schema": form}}}}
 
 
 def build_router(models: RequestModels) -> APIRouter:
     router = APIRouter(tags=["native"])
-    Txt2ImgRequest = models.Txt2ImgRequest
+    responses = {200: {"content": {"image/png": {}, "application/json": {"schema": Txt2ImgJSONResponse.model_json_schema()},
+                                   "text/event-stream": {}},
+                       "description": "PNG (default), JSON with base64 images, or SSE when stream is true"},
+                 **ERRORS}
 
-    @router.post("/v1/txt2img", dependencies=[Depends(check_api_key)], summary="txt2img with every contract input",
-                 responses={200: {"content": {"image/png": {}, "application/json": {"schema": Txt2ImgJSONResponse.model_json_schema()},
-                                              "text/event-stream": {}},
-                                  "description": "PNG (default), JSON with base64 images, or SSE when stream is true"},
-                            **ERRORS})
-    async def txt2img(body: Txt2ImgRequest, request: Request) -> Response:  # type: ignore[valid-type]
-        state: GatewayState = request.app.state.gateway
-        if body.response_format == "png" and body.num_images > 1 and not body.stream:
-            raise invalid("num_images", "a PNG response holds one image; use response_format 'b64_json' "
-                                        "for num_images > 1")
-        job = Txt2ImgJob(
-            prompt=body.prompt, seed=Txt2ImgJob.new_seed() if body.seed is None else body.seed,
-            negative_prompt=body.negative_prompt, num_inference_steps=body.num_inference_steps,
-            guidance_scale=body.guidance_scale, height=body.height, width=body.width, scheduler=body.scheduler,
-            num_images=body.num_images,
-        )
-        if body.stream:
-            return await stream_job(request, state, job, {}, _stream_renderer(state))
-        try:
-            result = await unless_disconnected(request, state.service.generate(job))
-        except ClientDisconnected:
-            state.metrics.cancelled.labels(route_label(request.scope)).inc()
-            return Response(status_code=499)
-        _, height, width, _ = result.images.shape
-        headers = {"X-Seed": str(result.seed), "X-Replica-Attempts": str(result.attempts)}
-        state.metrics.images.inc(len(result.images))
-        level = state.settings.png_compress_level
-        if body.response_format == "png":
-            png = await asyncio.to_thread(encode_png, result.images[0], level)
-            return Response(png, media_type="image/png", headers=headers)
-        pngs = await asyncio.to_thread(encode_pngs, result.images, level)
-        payload = Txt2ImgJSONResponse(created=int(time.time()), seed=result.seed, width=width, height=height,
-                                      images=[ImageData(b64_json=b64(png)) for png in pngs])
-        return JSONResponse(payload.model_dump(exclude_none=True), headers=headers)
+    def add(contract: str, model: type[BaseModel]) -> None:
+        async def generate(request: Request) -> Response:
+            body, files = await read_body(request, model, file_fields=NATIVE_IMAGE_FIELDS)
+            return await run(request, contract, body, files)
 
+        router.add_api_route(f"/v1/{contract}", generate, methods=["POST"], dependencies=[Depends(check_api_key)],
+                             summary=SUMMARIES[contract], responses=responses, openapi_extra=_openapi(model),
+                             name=contract)
+
+    add("txt2img", models.Txt2ImgRequest)
+    add("img2img", models.Img2ImgRequest)
+    add("inpaint", models.InpaintRequest)
     return router
+
+
+async def run(request: Request, contract: str, body: BaseModel, files: dict) -> Response:
+    state: GatewayState = request.app.state.gateway
+    if body.response_format == "png" and body.num_images > 1 and not body.stream:
+        raise invalid("num_images", "a PNG response holds one image; use response_format 'b64_json' "
+                                    "for num_images > 1")
+    job = await native_job(state.settings, contract, body, files)
+    if body.stream:
+        return await stream_job(request, state, job, NATIVE_RENAME, _stream_renderer(state))
+    try:
+        result = await unless_disconnected(request, state.service.generate(job, NATIVE_RENAME))
+    except ClientDisconnected:
+        state.metrics.cancelled.labels(route_label(request.scope)).inc()
+        return Response(status_code=499)
+    _, height, width, _ = result.images.shape
+    headers = {"X-Seed": str(result.seed), "X-Replica-Attempts": str(result.attempts)}
+    state.metrics.images.inc(len(result.images))
+    level = state.settings.png_compress_level
+    if body.response_format == "png":
+        png = await asyncio.to_thread(encode_png, result.images[0], level)
+        return Response(png, media_type="image/png", headers=headers)
+    pngs = await asyncio.to_thread(encode_pngs, result.images, level)
+    payload = Txt2ImgJSONResponse(created=int(time.time()), seed=result.seed, width=width, height=height,
+                                  images=[ImageData(b64_json=b64(png)) for png in pngs])
+    return JSONResponse(payload.model_dump(exclude_none=True), headers=headers)
 
 
 def _stream_renderer(state: GatewayState):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clients.triton_client import TritonTxt2ImgClient
+from clients.triton_client import TritonGenerationClient, TritonTxt2ImgClient
 from gateway.launcher import GatewayProcess
 from serving.server import TritonServer, free_port
 
@@ -126,3 +126,49 @@ def cancelled_steps(log: LogWatch, model: str, timeout_s: float = 10) -> tuple[i
         raise AssertionError(f"no cancellation of {model} in the Triton log {log.path} within {timeout_s} s") from None
     match = pattern.search(log.new_text())
     return int(match[1]), int(match[2])
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """A lossless PNG of a uint8 array (HxW greyscale, HxWx3 RGB or HxWx4 RGBA)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def b64_png(array: np.ndarray) -> str:
+    return base64.b64encode(png_bytes(array)).decode("ascii")
+
+
+def sample_image(height: int = 96, width: int = 128, seed: int = 0) -> np.ndarray:
+    """A smooth RGB test photo (gradients plus a little noise), uint8 [H, W, 3]."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 255 / width, y * 255 / height, (x + y) * 127 / (width + height)], axis=-1)
+    return np.clip(base + rng.normal(0, 8, base.shape), 0, 255).astype(np.uint8)
+
+
+def box_mask(height: int = 96, width: int = 128) -> np.ndarray:
+    """uint8 [H, W]: 255 (repaint) in a box in the middle, 0 elsewhere."""
+    mask = np.zeros((height, width), np.uint8)
+    mask[height // 4: 3 * height // 4, width // 4: 3 * width // 4] = 255
+    return mask
+
+
+@pytest.fixture(scope="session")
+def generation_clients(triton_server: TritonServer):
+    """Direct Triton gRPC clients per generation model (txt2img, img2img, inpaint)."""
+    clients = {name: TritonGenerationClient(triton_server.grpc_url, "grpc", name)
+               for name in ("txt2img", "img2img", "inpaint")}
+    yield clients
+    for client in clients.values():
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def controlnet_kinds(triton_server: TritonServer) -> list[str]:
+    """The ControlNets the session repository was exported with (tests/conftest.py: depth and seg)."""
+    client = TritonGenerationClient(triton_server.grpc_url)
+    try:
+        return [kind for kind in ("depth", "seg") if client._client.is_model_ready(f"controlnet_{kind}")]
+    finally:
+        client.close()

@@ -20,7 +20,11 @@ def test_health_ready_docs(gateway) -> None:
     assert set(ready.json()["models"]) == {"txt2img", "txt2img_stream"}
     assert httpx.get(f"{gateway.url}/docs").status_code == 200
     paths = httpx.get(f"{gateway.url}/openapi.json").json()["paths"]
-    assert {"/v1/images/generations", "/v1/txt2img", "/v1/images/{image_id}", "/healthz", "/readyz", "/metrics"} <= set(paths)
+    assert {"/v1/images/generations", "/v1/images/edits", "/v1/txt2img", "/v1/img2img", "/v1/inpaint",
+            "/v1/images/{image_id}", "/healthz", "/readyz", "/metrics"} <= set(paths)
+    assert set(paths["/v1/img2img"]["post"]["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
+    # The session repository has every generation model, so every route's model is served.
+    assert ready.json()["optional"] == {"img2img": True, "inpaint": True, "img2img_stream": True, "inpaint_stream": True}
 
 
 def test_native_png_equals_direct_triton(gateway, triton_client) -> None:
@@ -110,8 +114,8 @@ def test_metrics_count_requests_by_route_and_status(gateway) -> None:
 
 
 def test_streaming_can_be_disabled(start_gateway) -> None:
-    """GATEWAY_STREAM_MODEL= serves repositories without txt2img_stream: readiness no longer needs it."""
-    plain = start_gateway(stream_model="")
+    """GATEWAY_STREAMING=false serves repositories without the _stream twins: readiness no longer needs them."""
+    plain = start_gateway(streaming="false")
     assert httpx.get(f"{plain.url}/readyz").json()["models"] == ["txt2img"]
     response = httpx.post(f"{plain.url}/v1/txt2img", json={"prompt": "a", "stream": True})
     assert response.status_code == 501 and response.json()["error"]["param"] == "stream"

@@ -38,6 +38,8 @@ BAD_INPUTS = [
     (OPENAI, {"prompt": "a", "n": 1.5}, "n"),
     (NATIVE, {"prompt": "a", "num_inference_steps": "20"}, "num_inference_steps"),
     (NATIVE, {"prompt": "a", "stream": "yes"}, "stream"),
+    (NATIVE, {"prompt": "a", "guidance_scale": True}, "guidance_scale"),   # booleans are not numbers
+    (NATIVE, {"prompt": "a", "guidance_scale": "7.5"}, "guidance_scale"),
     (OPENAI, {"prompt": "a", "response_format": "jpeg"}, "response_format"),
     # unknown fields: a misspelt diffusion option must not silently fall back to the default
     (OPENAI, {"prompt": "a", "num_inference_step": 20}, "num_inference_step"),
@@ -84,7 +86,7 @@ def test_oversized_chunked_body_cut_off(gateway) -> None:
             yield b"a" * 10_000
         yield b'"}'
 
-    response = httpx.post(f"{gateway.url}{NATIVE}", content=chunks(), headers={"content-type": "application/json"})
+    response = httpx.post(f"{gateway.url}{OPENAI}", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "request_too_large"
 
