@@ -67,7 +67,7 @@ def tiny_source():
 
 # Perception (issue 8): the tiny presets of every perception model in their own repository and server,
 # so the txt2img tests do not pay for them and vice versa.
-PERCEPTION_MODELS = ["clip_score", "clip_classify", "depth_estimator", "segmenter", "foreground_mask"]
+PERCEPTION_MODELS = ["clip_score", "clip_classify", "depth_estimator", "segmenter", "foreground_mask", "sam"]
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +75,7 @@ def perception_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from export.perception.repository import export_perception
 
     directory = tmp_path_factory.mktemp("repo-perception")
-    presets = {"clip": "tiny", "depth": "tiny", "segmenter": "tiny", "foreground": "tiny"}
+    presets = {"clip": "tiny", "depth": "tiny", "segmenter": "tiny", "foreground": "tiny", "sam": "tiny"}
     export_perception(PERCEPTION_MODELS, presets, directory, "onnxruntime", instance_count=1)
     return directory
 

@@ -245,6 +245,123 @@ class SegmenterNetDescriptor(ComponentDescriptor):
         return {}
 
 
+class _SamEncoderForExport(torch.nn.Module):
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor]:
+        return (self.model.get_image_embeddings(pixel_values),)
+
+
+class _SamDecoderForExport(torch.nn.Module):
+    """SamModel's prompt encoder + mask decoder on precomputed image embeddings, with points and boxes in
+    one tensor: label 0/1 = background/foreground point, 2/3 = a box's top-left/bottom-right corner,
+    -1 = padding. This is exactly what SamPromptEncoder computes for points, boxes or both (boxes go
+    after the points; points alone get one padding point), so one graph serves every prompt kind."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image_embeddings: torch.Tensor, prompt_points: torch.Tensor,
+                prompt_labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        encoder = self.model.prompt_encoder
+        size = (encoder.input_image_size, encoder.input_image_size)
+        embedding = encoder.shared_embedding(prompt_points + 0.5, size)
+        labels = prompt_labels[..., None]
+        embedding = torch.where(labels == -1, encoder.not_a_point_embed.weight, embedding)
+        for label in range(4):
+            embedding = torch.where(labels == label, embedding + encoder.point_embed[label].weight, embedding)
+        batch = image_embeddings.shape[0]
+        dense = encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(batch, -1, *image_embeddings.shape[-2:])
+        positional = self.model.get_image_wide_positional_embeddings().repeat(batch, 1, 1, 1)
+        masks, scores = self.model.mask_decoder(
+            image_embeddings=image_embeddings, image_positional_embeddings=positional,
+            sparse_prompt_embeddings=embedding, dense_prompt_embeddings=dense, multimask_output=True,
+        )[:2]
+        return scores, masks
+
+
+class _SamDescriptor(ComponentDescriptor):
+    source_attribute = "sam"
+    atol = 1e-4
+
+    def __init__(self, image_size: int, channels: int, embedding_size: int) -> None:
+        self.image_size = image_size
+        self.channels = channels
+        self.embedding_size = embedding_size
+
+    @classmethod
+    def from_module(cls, module: torch.nn.Module) -> "_SamDescriptor":
+        config = module.config
+        return cls(config.vision_config.image_size, config.vision_config.output_channels,
+                   config.prompt_encoder_config.image_embedding_size)
+
+    @classmethod
+    def load_module(cls, directory: Path) -> torch.nn.Module:
+        from transformers import SamModel
+
+        return SamModel.from_pretrained(directory).eval()
+
+    def _embeddings(self) -> TensorSpec:
+        e = self.embedding_size
+        return TensorSpec("image_embeddings", "float32", (self.channels, e, e))
+
+
+class SamImageEncoderDescriptor(_SamDescriptor):
+    """SAM's ViT: the padded 1024 px image -> image embeddings (computed once per image)."""
+
+    name = "sam_image_encoder"
+    max_batch_size = 4
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        return (TensorSpec("pixel_values", "float32", (3, self.image_size, self.image_size)),)
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        return (self._embeddings(),)
+
+    def wrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        return _SamEncoderForExport(module)
+
+    def default_sizes(self) -> dict[str, int]:
+        return {}
+
+
+class SamMaskDecoderDescriptor(_SamDescriptor):
+    """Image embeddings + prompts [prompts, points, 2] -> 3 low-res mask logits and IoU scores per prompt."""
+
+    name = "sam_mask_decoder"
+    max_batch_size = 4
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        return (self._embeddings(), TensorSpec("prompt_points", "float32", ("prompts", "points", 2)),
+                TensorSpec("prompt_labels", "int64", ("prompts", "points")))
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        side = 4 * self.embedding_size
+        return (TensorSpec("iou_scores", "float32", ("prompts", 3)),
+                TensorSpec("pred_masks", "float32", ("prompts", 3, side, side)))
+
+    def wrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        return _SamDecoderForExport(module)
+
+    def default_sizes(self) -> dict[str, int]:
+        return {"prompts": 4, "points": 3}
+
+    def _sample(self, spec: TensorSpec, shape: list[int], rng: np.random.Generator) -> np.ndarray:
+        if spec.name == "prompt_points":
+            return rng.uniform(0, self.image_size, size=shape).astype(np.float32)
+        if spec.name == "prompt_labels":
+            return rng.integers(-1, 4, size=shape).astype(np.int64)
+        return rng.standard_normal(shape).astype(np.float32)
+
+
 PERCEPTION_DESCRIPTORS: tuple[type[ComponentDescriptor], ...] = (
     ClipTextDescriptor, ClipImageDescriptor, DepthNetDescriptor, SegmenterNetDescriptor,
+    SamImageEncoderDescriptor, SamMaskDecoderDescriptor,
 )

@@ -18,14 +18,14 @@ from export.perception.sources import FAMILIES
 
 log = logging.getLogger(__name__)
 
-FLAGS = {"clip": "--clip", "depth": "--depth", "segmenter": "--segmenter"}
+FLAGS = {"clip": "--clip", "depth": "--depth", "segmenter": "--segmenter", "sam": "--sam"}
 FOREGROUND_HELP = ("foreground_mask_net: `tiny` (a network built here) or a rembg ONNX file (u2net.onnx, "
                    "isnet-general-use.onnx, ...), optionally FILE:SESSION with SESSION one of u2net_custom, dis_custom, "
                    "ben_custom (rembg's pre/post-processing; default from the file name)")
 
 
 def add_perception_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("perception models (clip_score, clip_classify, depth_estimator, segmenter, foreground_mask)")
+    group = parser.add_argument_group("perception models (clip_score, clip_classify, depth_estimator, segmenter, foreground_mask, sam)")
     for family, flag in FLAGS.items():
         presets = ", ".join(FAMILIES[family].presets)
         group.add_argument(flag, metavar="PRESET_OR_PATH",

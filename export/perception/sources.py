@@ -179,6 +179,44 @@ def segmenter_pretrained(path_or_id: str) -> PerceptionSource:
     return PerceptionSource("segmenter", _name(path_or_id), model, processor)
 
 
+# --- Segment Anything (transformers SamModel) -------------------------------------------------------
+
+def _sam_processor(size: int):
+    from transformers.models.sam.image_processing_pil_sam import SamImageProcessorPil
+
+    return SamImageProcessorPil(size={"longest_edge": size}, pad_size={"height": size, "width": size})
+
+
+def sam_tiny(seed: int = 50) -> PerceptionSource:
+    from transformers import SamConfig, SamModel
+
+    config = SamConfig(
+        # SamVisionConfig initialises at 1e-10 by default: embeddings would be ~0 and every mask a coin toss.
+        vision_config=dict(hidden_size=32, output_channels=32, num_hidden_layers=2, num_attention_heads=4,
+                           image_size=64, patch_size=8, window_size=4, global_attn_indexes=[1], num_pos_feats=16,
+                           mlp_dim=37, initializer_range=0.1),
+        prompt_encoder_config=dict(hidden_size=32, image_size=64, patch_size=8, image_embedding_size=8,
+                                   mask_input_channels=4),
+        mask_decoder_config=dict(hidden_size=32, mlp_dim=64, num_attention_heads=4, iou_head_hidden_dim=32),
+        initializer_range=0.2,  # mask logits of order 0.1 (not 1e-5): binarised masks are then well defined
+    )
+    return PerceptionSource("sam", "tiny", _seeded(lambda: SamModel(config), seed), _sam_processor(64))
+
+
+def sam_vit_base(seed: int = 50) -> PerceptionSource:
+    """facebook/sam-vit-base's architecture (SamConfig's defaults), 1024 px."""
+    from transformers import SamConfig, SamModel
+
+    return PerceptionSource("sam", "vit-base", _seeded(lambda: SamModel(SamConfig()), seed), _sam_processor(1024))
+
+
+def sam_pretrained(path_or_id: str) -> PerceptionSource:
+    from transformers import SamModel
+
+    model = SamModel.from_pretrained(path_or_id).eval()
+    return PerceptionSource("sam", _name(path_or_id), model, AutoImageProcessor.from_pretrained(path_or_id, backend="pil"))
+
+
 def _name(path_or_id: str) -> str:
     return Path(path_or_id).name or str(path_or_id)
 
@@ -195,6 +233,7 @@ FAMILIES: dict[str, Family] = {
     "depth": Family({"tiny": depth_tiny, "dpt-large": depth_dpt_large}, depth_pretrained, "dpt-large"),
     "segmenter": Family({"tiny": segmenter_tiny, "upernet-convnext-small": segmenter_upernet_convnext_small},
                         segmenter_pretrained, "upernet-convnext-small"),
+    "sam": Family({"tiny": sam_tiny, "vit-base": sam_vit_base}, sam_pretrained, "vit-base"),
 }
 
 

@@ -98,6 +98,28 @@ FOREGROUND_MASK = PerceptionContract(
     pipeline="serving.perception.foreground:ForegroundMaskPipeline",
 )
 
+MAX_SAM_PROMPTS = 64
+
+SAM = PerceptionContract(
+    name="sam",
+    summary="Segment Anything (transformers SamModel): one image embedding per request, masks for many prompts.",
+    inputs=(
+        Tensor("image", "UINT8", (-1, -1, -1), f"[H, W, 3|4]; {IMAGE_DOC}"),
+        Tensor("input_boxes", "FP32", (-1, 4), f"[P, 4] x1, y1, x2, y2 in pixels, inside the image; P = 1..{MAX_SAM_PROMPTS}",
+               optional=True),
+        Tensor("input_points", "FP32", (-1, -1, 2), "[P, N, 2] x, y in pixels, inside the image (with boxes: same P)",
+               optional=True),
+        Tensor("input_labels", "INT32", (-1, -1), "[P, N] 1 = foreground point, 0 = background; default 1",
+               optional=True),
+    ),
+    outputs=(
+        Tensor("masks", "UINT8", (-1, 3, -1, -1), "[P, 3, H, W] 1 = inside (post_process_masks, threshold 0)"),
+        Tensor("iou_scores", "FP32", (-1, 3), "[P, 3] the model's predicted IoU per mask"),
+    ),
+    networks=("sam_image_encoder", "sam_mask_decoder"),
+    pipeline="serving.perception.sam:SamPipeline",
+)
+
 CONTRACTS: dict[str, PerceptionContract] = {
-    c.name: c for c in (CLIP_SCORE, CLIP_CLASSIFY, DEPTH_ESTIMATOR, SEGMENTER, FOREGROUND_MASK)
+    c.name: c for c in (CLIP_SCORE, CLIP_CLASSIFY, DEPTH_ESTIMATOR, SEGMENTER, FOREGROUND_MASK, SAM)
 }

@@ -33,6 +33,14 @@ BAD = [
     ("segmenter", dict(image=np.zeros((5000, 1, 3), np.uint8)), "image", "at most 4096"),
     ("foreground_mask", dict(image=np.zeros((8, 8, 2), np.uint8)), "image", "RGB or RGBA"),
     ("foreground_mask", dict(image=np.zeros((8, 0, 4), np.uint8)), "image", "empty"),
+    ("sam", dict(image=GOOD), "input_points", "input_boxes"),
+    ("sam", dict(image=GOOD, input_boxes=np.array([[0, 0, 17, 8]], np.float32)), "input_boxes", "inside the 16 x 16"),
+    ("sam", dict(image=GOOD, input_boxes=np.array([[9, 9, 2, 2]], np.float32)), "input_boxes", "x1 <= x2"),
+    ("sam", dict(image=GOOD, input_points=np.array([[[-1, 3]]], np.float32)), "input_points", "inside"),
+    ("sam", dict(image=GOOD, input_points=np.array([[[1, 3]]], np.float32), input_labels=np.array([[2]], np.int32)),
+     "input_labels", "0 or 1"),
+    ("sam", dict(image=GOOD, input_points=np.array([[[1, 3]]] * 2, np.float32),
+                 input_boxes=np.array([[0, 0, 4, 4]], np.float32)), "input_points", "one per box"),
 ]
 GOOD_REQUESTS = {
     "clip_score": dict(image=GOOD[None], text=["a chair"]),
@@ -40,6 +48,7 @@ GOOD_REQUESTS = {
     "depth_estimator": dict(image=GOOD),
     "segmenter": dict(image=GOOD),
     "foreground_mask": dict(image=GOOD),
+    "sam": dict(image=GOOD, input_boxes=np.array([[2, 2, 12, 12]], np.float32)),
 }
 
 
