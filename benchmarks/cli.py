@@ -18,7 +18,7 @@ from typing import Any
 
 from benchmarks import machine, plots, report
 from benchmarks.gateway import DEFAULT_COMMAND
-from benchmarks.workloads import Workload, workload_for
+from benchmarks.workloads import PIPELINES, Workload, workload_for
 
 log = logging.getLogger("benchmarks")
 
@@ -54,6 +54,8 @@ def default_runtimes(device: str) -> tuple[str, ...]:
 
 def add_workload_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--pipeline", choices=PIPELINES, default="txt2img",
+                        help="which generation the e2e run measures (img2img at strength 0.75; ControlNet depth on txt2img)")
     parser.add_argument("--quick", action="store_true", help="smoke-test size: 3 steps, 3 requests, concurrency 1,2")
     parser.add_argument("--steps", type=int, help="denoising steps (overrides the workload)")
     parser.add_argument("--size", type=int, help="height and width in px (overrides the workload)")
@@ -65,7 +67,8 @@ def add_workload_arguments(parser: argparse.ArgumentParser) -> None:
 def build_workload(args: argparse.Namespace, preset: str) -> Workload:
     device = default_device() if args.device == "auto" else args.device
     return workload_for(preset, device, quick=args.quick, steps=args.steps, height=args.size, width=args.size,
-                        latency_requests=args.latency_requests, concurrency=args.concurrency)
+                        latency_requests=args.latency_requests, concurrency=args.concurrency,
+                        pipeline=getattr(args, "pipeline", None))
 
 
 def add_e2e_arguments(parser: argparse.ArgumentParser) -> None:

@@ -154,6 +154,11 @@ def run_e2e(workload: Workload, options: E2EOptions) -> dict[str, Any]:
 
     # (a) The baseline first, then free its weights before any server loads its own copy.
     source = load_source(workload.preset)
+    if workload.pipeline == "controlnet":
+        from export.sources import preset_controlnet
+        from benchmarks.workloads import CONTROLNET_KIND
+
+        source.controlnets[CONTROLNET_KIND] = preset_controlnet(workload.preset, CONTROLNET_KIND)
     baseline = DiffusersTarget(source, device=workload.device)
     result, reference = measure(baseline, workload)
     results.append(result)
@@ -170,7 +175,7 @@ def run_e2e(workload: Workload, options: E2EOptions) -> dict[str, Any]:
                            options.existing_servers.get(runtime)) as (url, repository):
             # (b) Triton txt2img over gRPC.
             stats_client = TritonTxt2ImgClient(url, "grpc")
-            target = TritonTarget(url, runtime)
+            target = TritonTarget(url, runtime, model_name=workload.orchestrator)
             result, _ = measure(target, workload, stats_client, reference)
             result.setup_s = setup
             results.append(result)

@@ -20,7 +20,7 @@ from pathlib import Path
 from export.triton_config import read_config, write_config
 from serving.pipeline_settings import default_settings
 
-from benchmarks.workloads import Workload
+from benchmarks.workloads import CONTROLNET_KIND, Workload
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +44,25 @@ def warmup_size(repository: Path) -> WarmupSize:
 
 
 def component_batch_sizes(workload: Workload) -> dict[str, int]:
-    """Batch of one request to each component (the txt2img orchestrator sends the CFG pair as one request)."""
+    """Batch of one request to each component (the orchestrators send the CFG pair as one request)."""
     pair = 2 if workload.cfg else 1
-    return {"text_encoder": pair, "unet": pair, "vae_decoder": 1}
+    sizes = {"text_encoder": pair, "unet": pair, "vae_decoder": 1}
+    if workload.pipeline == "img2img":
+        sizes["vae_encoder"] = 1
+    if workload.pipeline == "controlnet":
+        sizes.update({"unet_controlnet": pair, f"controlnet_{CONTROLNET_KIND}": pair})
+        del sizes["unet"]
+    return sizes
 
 
 def export_repository(workload: Workload, runtime: str, directory: Path, unet_queue_delay_us: int = 0) -> Path:
     """Runs the exporter in its own process, so its copy of the weights is freed when it ends."""
+    components = list(TXT2IMG_COMPONENTS) + (["vae_encoder"] if workload.pipeline == "img2img" else [])
     command = [sys.executable, "-m", "export", "--preset", workload.preset, "--runtime", runtime,
-               "--components", ",".join(TXT2IMG_COMPONENTS), "--output", str(directory),
+               "--components", ",".join(components), "--output", str(directory),
                "--unet-queue-delay-us", str(unet_queue_delay_us)]
+    if workload.pipeline == "controlnet":
+        command += ["--controlnet", CONTROLNET_KIND]
     started = time.perf_counter()
     log.info("exporting %s (%s) to %s", workload.preset, runtime, directory)
     result = subprocess.run(command, capture_output=True, text=True)

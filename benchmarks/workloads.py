@@ -10,7 +10,20 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import numpy as np
+
 DEVICES = ("cpu", "cuda")
+# Which orchestrator a workload drives; img2img and controlnet add their conditioning inputs to the request.
+PIPELINES = ("txt2img", "img2img", "controlnet")
+CONTROLNET_KIND = "depth"
+
+
+def synthetic_photo(height: int, width: int) -> np.ndarray:
+    """A smooth RGB test photo (gradients and a disc): the conditioning image of img2img/ControlNet runs."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    disc = ((y - height * 0.45) ** 2 + (x - width * 0.55) ** 2 < (min(height, width) * 0.25) ** 2)
+    channels = [x / width * 255, y / height * 255, disc * 200.0 + 30]
+    return np.clip(np.stack(channels, axis=-1), 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -38,6 +51,13 @@ class Workload:
     seed: int = 7
     prompt: str = "a walnut sideboard in a bright showroom, product photo"
     negative_prompt: str = "blurry, low quality"
+    pipeline: str = "txt2img"  # one of PIPELINES
+    strength: float = 0.75  # img2img: denoises int(steps x strength) steps, as users typically run it
+
+    @property
+    def orchestrator(self) -> str:
+        """The Triton model the workload calls (ControlNet rides on txt2img)."""
+        return "img2img" if self.pipeline == "img2img" else "txt2img"
 
     @property
     def precision(self) -> str:
@@ -49,8 +69,8 @@ class Workload:
         return self.guidance_scale > 1.0
 
     def request(self) -> dict[str, Any]:
-        """The txt2img contract inputs (DESIGN section 3) every target receives."""
-        return {
+        """The contract inputs every target receives (serving/contracts.py)."""
+        request = {
             "prompt": self.prompt,
             "negative_prompt": self.negative_prompt,
             "num_inference_steps": self.steps,
@@ -60,6 +80,12 @@ class Workload:
             "width": self.width,
             "scheduler": self.scheduler,
         }
+        if self.pipeline == "img2img":
+            request.update(image=synthetic_photo(self.height, self.width), strength=self.strength)
+        if self.pipeline == "controlnet":
+            request.update(control_image=synthetic_photo(self.height, self.width)[None], controlnet=[CONTROLNET_KIND],
+                           controlnet_conditioning_scale=[1.0])
+        return request
 
     def sweeps(self, target_name: str) -> bool:
         return self.sweep_targets is None or target_name in self.sweep_targets
@@ -75,6 +101,7 @@ class Workload:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "precision": self.precision, "concurrency": list(self.concurrency),
+                "orchestrator": self.orchestrator,
                 "sweep_targets": list(self.sweep_targets) if self.sweep_targets is not None else None}
 
 
@@ -106,6 +133,12 @@ def workload_for(preset: str, device: str, quick: bool = False, **overrides: Any
                            sweep_targets=None, gateway=True,
                            overhead_probe_steps=1 if workload.overhead_probe_steps else None)
     overrides = {key: value for key, value in overrides.items() if value is not None}
+    if overrides.get("pipeline", "txt2img") != "txt2img":
+        if overrides["pipeline"] not in PIPELINES:
+            raise ValueError(f"unknown pipeline {overrides['pipeline']!r}; known: {PIPELINES}")
+        # The gateway and the overhead probe are measured on txt2img: they do not depend on the pipeline.
+        overrides.setdefault("gateway", False)
+        overrides.setdefault("overhead_probe_steps", None)
     if "concurrency" in overrides:
         overrides["concurrency"] = tuple(sorted(set(overrides["concurrency"]) | {1}))
     return replace(workload, **overrides)

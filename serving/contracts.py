@@ -117,9 +117,21 @@ GENERATION_CONTRACTS: dict[str, OrchestratorContract] = {
 
 
 def contract_table(contract: OrchestratorContract) -> str:
-    """The README's Markdown table of a contract's inputs."""
+    """The README's Markdown table of a contract's inputs (-1 dims print as `-1`: any size)."""
     rows = ["| input | type | default | allowed |", "|---|---|---|---|"]
     for spec in contract.inputs:
-        dims = ",".join("n" if d == -1 else str(d) for d in spec.dims)
+        dims = ",".join(str(d) for d in spec.dims)
         rows.append(f"| `{spec.name}` | {spec.dtype} [{dims}] | {spec.default} | {spec.allowed} |")
     return "\n".join(rows)
+
+
+def contracts_markdown() -> str:
+    """The README's contract section body: one table per generation orchestrator (a test keeps them equal)."""
+    parts = []
+    for contract in GENERATION_CONTRACTS.values():
+        if contract.decoupled:
+            continue
+        outputs = ", ".join(f"`{spec.name}` {spec.dtype} [{','.join(map(str, spec.dims))}]" for spec in contract.outputs)
+        parts.append(f"#### `{contract.name}` (and `{contract.name}_stream`)\n\n{contract.summary}\n\n"
+                     f"{contract_table(contract)}\n\nOutputs: {outputs}.")
+    return "\n\n".join(parts)

@@ -31,3 +31,12 @@ def write_lora(source: PipelineSource, directory: Path, seed: int = 7, rank: int
         safe_serialization=True,
     )
     return Path(directory) / "pytorch_lora_weights.safetensors"
+
+
+def fuse_lora_reference(source: PipelineSource, lora_file: Path, scale: float) -> PipelineSource:
+    """The reference for a LoRA variant: the LoRA loaded and fused by diffusers itself (in place)."""
+    pipeline = source.diffusers_pipeline()
+    pipeline.load_lora_weights(str(lora_file))
+    pipeline.fuse_lora(lora_scale=scale)
+    pipeline.unload_lora_weights()
+    return source

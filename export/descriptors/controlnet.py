@@ -15,7 +15,7 @@ import torch
 from diffusers import ControlNetModel
 
 from export.descriptors.base import ComponentDescriptor, TensorSpec
-from export.descriptors.unet import controlnet_residual_specs
+from export.descriptors.unet import controlnet_residual_specs, uniform_layers_per_block
 
 
 class _ControlNetForExport(torch.nn.Module):
@@ -55,9 +55,7 @@ class ControlNetDescriptor(ComponentDescriptor):
     @classmethod
     def from_module(cls, module: torch.nn.Module, sequence_length: int = 77) -> "ControlNetDescriptor":
         config = module.config
-        layers = config.layers_per_block
-        if not isinstance(layers, int):
-            layers = layers[0]
+        layers = uniform_layers_per_block(config)
         factor = 2 ** (len(config.conditioning_embedding_out_channels) - 1)
         # ControlNet configs carry no sample size; presets record their UNet's, real ones are SD's 64.
         sample_size = config.get("sample_size", 64)

@@ -34,6 +34,16 @@ class _UNetForExport(torch.nn.Module):
         return (noise_pred,)
 
 
+def uniform_layers_per_block(config) -> int:
+    """layers_per_block of a UNet or ControlNet config (an int, or one value per block that must agree)."""
+    layers = config.layers_per_block
+    if isinstance(layers, int):
+        return layers
+    if len(set(layers)) != 1:
+        raise ValueError("networks with a different layers_per_block per block are not supported")
+    return layers[0]
+
+
 def controlnet_residual_specs(block_out_channels: tuple[int, ...], layers_per_block: int,
                               divisor: int) -> tuple[TensorSpec, ...]:
     """The ControlNet residuals a UNet adds: one per down-block layer and downsampler, plus the mid block's.
@@ -76,11 +86,7 @@ class UNetDescriptor(ComponentDescriptor):
     @classmethod
     def from_module(cls, module: torch.nn.Module, sequence_length: int = 77) -> "UNetDescriptor":
         config = module.config
-        layers = config.layers_per_block
-        if not isinstance(layers, int):
-            if len(set(layers)) != 1:
-                raise ValueError("UNets with a different layers_per_block per block are not supported")
-            layers = layers[0]
+        layers = uniform_layers_per_block(config)
         return cls(config.in_channels, config.out_channels, config.cross_attention_dim, sequence_length,
                    config.sample_size, tuple(config.block_out_channels), layers)
 

@@ -14,6 +14,7 @@ import pytest
 from clients.triton_client import TritonGenerationClient
 from export.sources import preset_controlnet, tiny_source
 from tests.conftest import LORA_SCALE
+from tests.lora_files import fuse_lora_reference
 from tests.serving.conditioned_reference import box_mask, photo, reference_images
 from tests.serving.reference import max_pixel_difference
 
@@ -56,11 +57,7 @@ def references(lora_file):
     """The reference weights: base, inpainting UNet, ControlNets, and the LoRA fused by diffusers."""
     base = tiny_source()
     inpainting = tiny_source(unet_in_channels=9)
-    lora = tiny_source()
-    pipeline = lora.diffusers_pipeline()
-    pipeline.load_lora_weights(str(lora_file))
-    pipeline.fuse_lora(lora_scale=LORA_SCALE)
-    pipeline.unload_lora_weights()
+    lora = fuse_lora_reference(tiny_source(), lora_file, LORA_SCALE)
     controlnets = {kind: preset_controlnet("tiny", kind) for kind in ("depth", "seg")}
     return {"base": base, "inpainting": inpainting, "lora": lora}, controlnets
 
@@ -106,19 +103,3 @@ def test_controlnet_and_lora_change_the_image(triton_server):
     lora = generate("txt2img", model="lora")
     assert max_pixel_difference(plain, controlled) > 10
     assert max_pixel_difference(plain, lora) > 10
-
-
-def test_inpaint_keeps_the_unmasked_area_close_to_the_photo(triton_server):
-    """4-channel inpainting blends the photo's latents back outside the mask at every step."""
-    client = TritonGenerationClient(triton_server.grpc_url, model_name="inpaint")
-    mask = box_mask(96, 128)
-    image = photo(96, 128)
-    try:
-        served = client.generate(PROMPT, image=image, mask_image=mask, seed=1, num_inference_steps=6).images[0]
-    finally:
-        client.close()
-    assert served.shape == (96, 128, 3)  # without height/width: the photo's size
-    outside, inside = mask == 0, mask == 255
-    error_outside = np.abs(served.astype(int) - image)[outside].mean()
-    error_inside = np.abs(served.astype(int) - image)[inside].mean()
-    assert error_outside < error_inside

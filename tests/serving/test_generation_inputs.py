@@ -121,3 +121,13 @@ def test_bad_inputs_name_the_input_and_the_rule(orchestrator, inputs, name, reas
     error = _error(inputs, orchestrator)
     assert error.input_name == name
     assert reason in error.reason
+
+
+def test_readme_contract_tables_are_the_generated_ones():
+    from pathlib import Path
+
+    from serving.contracts import contracts_markdown
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("<!-- contracts:start -->\n", 1)[1].split("\n<!-- contracts:end -->", 1)[0]
+    assert section == contracts_markdown()
