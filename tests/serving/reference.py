@@ -1,19 +1,46 @@
-"""The diffusers reference for served pipelines: same weights, seed, scheduler, steps and guidance."""
+"""The diffusers reference for served pipelines: same weights, seed, scheduler, steps and guidance.
+
+The scheduler of each contract name is spelled out here with its diffusers class and overrides, the way a
+diffusers user would write it, independently of serving.schedulers: a wrong class or a missing override in
+the served mapping cannot pass by being used on both sides.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 import torch
+from diffusers import (
+    DDIMScheduler,
+    DPMSolverMultistepScheduler,
+    EulerAncestralDiscreteScheduler,
+    EulerDiscreteScheduler,
+    PNDMScheduler,
+    UniPCMultistepScheduler,
+)
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
 
 from export.sources import PipelineSource
-from serving.schedulers import create_scheduler
+
+REFERENCE_SCHEDULERS: dict[str, Callable[[dict[str, Any]], SchedulerMixin]] = {
+    "ddim": lambda config: DDIMScheduler.from_config(config),
+    "euler": lambda config: EulerDiscreteScheduler.from_config(config),
+    "euler_ancestral": lambda config: EulerAncestralDiscreteScheduler.from_config(config),
+    # DPM-Solver++(2M): the multistep solver in its "++" (data prediction) form, second order.
+    "dpmpp_2m": lambda config: DPMSolverMultistepScheduler.from_config(config, algorithm_type="dpmsolver++",
+                                                                       solver_order=2),
+    # PLMS as Stable Diffusion runs it: no Runge-Kutta warm-up steps.
+    "pndm": lambda config: PNDMScheduler.from_config(config, skip_prk_steps=True),
+    "unipc": lambda config: UniPCMultistepScheduler.from_config(config),
+}
 
 
 def diffusers_txt2img(source: PipelineSource, prompt: str, *, seed: int, scheduler: str, num_inference_steps: int,
                       guidance_scale: float, height: int, width: int, negative_prompt: str | None = None,
                       num_images: int = 1) -> np.ndarray:
     """uint8 NHWC images from StableDiffusionPipeline, rounded as its PIL output would be."""
-    pipeline = source.diffusers_pipeline(create_scheduler(scheduler, source.scheduler_config))
+    pipeline = source.diffusers_pipeline(REFERENCE_SCHEDULERS[scheduler](source.scheduler_config))
     pipeline.set_progress_bar_config(disable=True)
     images = pipeline(
         prompt,

@@ -7,7 +7,8 @@ import logging
 import pytest
 
 from clients.triton_client import TritonTxt2ImgClient
-from tests.serving.reference import diffusers_txt2img, max_pixel_difference
+from serving.schedulers import SCHEDULERS
+from tests.serving.reference import REFERENCE_SCHEDULERS, diffusers_txt2img, max_pixel_difference
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,11 @@ CASES = [
     ("pndm", 128, 128, None, 7.5, 1),
     ("unipc", 64, 64, None, 1.0, 1),  # guidance <= 1: no CFG, the UNet sees batch n
 ]
+
+
+def test_every_contract_scheduler_has_a_reference_and_a_parity_case():
+    assert set(REFERENCE_SCHEDULERS) == set(SCHEDULERS)
+    assert {case[0] for case in CASES} == set(SCHEDULERS)
 
 
 @pytest.fixture(scope="module")
