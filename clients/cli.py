@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from clients.perception_cli import COMMANDS as PERCEPTION_COMMANDS, add_perception_commands, run_perception
 from clients.triton_client import TritonGenerationClient, TritonInferenceError
 
 log = logging.getLogger("clients")
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  help=f"0..1: how far from the source (default {0.8 if pipeline == 'img2img' else 1.0})")
         if pipeline == "inpaint":
             command.add_argument("--mask", type=Path, required=True, help="mask image like --image; white repaints")
+    add_perception_commands(commands)
     return parser
 
 
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command in PERCEPTION_COMMANDS:
+        return run_perception(args, parser)
     try:
         options = contract_options(args, parser)
     except OSError as error:  # unreadable or non-image files

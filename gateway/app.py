@@ -13,7 +13,8 @@ from gateway.body_limit import BodySizeLimitMiddleware
 from gateway.errors import install_error_handlers
 from gateway.image_store import ImageStore
 from gateway.metrics import Metrics, MetricsMiddleware
-from gateway.routes import health, native, openai_images
+from gateway.perception_service import PERCEPTION_MODELS
+from gateway.routes import health, native, openai_images, perception
 from gateway.schemas import build_request_models
 from gateway.security import install_cors
 from gateway.settings import GatewaySettings
@@ -24,7 +25,7 @@ from gateway.generation_service import GenerationService
 log = logging.getLogger(__name__)
 
 # Routes that take images: their bodies may reach GATEWAY_MAX_UPLOAD_BYTES (others GATEWAY_MAX_BODY_BYTES).
-UPLOAD_PATHS = frozenset({"/v1/images/edits", "/v1/txt2img", "/v1/img2img", "/v1/inpaint"})
+UPLOAD_PATHS = frozenset({"/v1/images/edits", "/v1/txt2img", "/v1/img2img", "/v1/inpaint"}) | perception.PERCEPTION_PATHS
 
 
 async def _purge_images(store: ImageStore) -> None:
@@ -37,7 +38,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     metrics = Metrics()
     pool = ReplicaPool(settings.replicas, settings.required(), settings.max_in_flight_per_replica,
-                       metrics, settings.health_interval_s, settings.health_timeout_s, settings.optional())
+                       metrics, settings.health_interval_s, settings.health_timeout_s,
+                       # perception routes are served where their models are loaded (503 elsewhere)
+                       [*settings.optional(), *PERCEPTION_MODELS])
     state = GatewayState(
         settings=settings, metrics=metrics, pool=pool,
         service=GenerationService(pool, metrics, settings.request_timeout_s, settings.retry_after_s,
@@ -72,6 +75,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(openai_images.build_router(state.models))
     app.include_router(native.build_router(state.models))
+    app.include_router(perception.build_router())
     install_cors(app, settings.cors_origins)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
                        upload_paths=UPLOAD_PATHS, max_upload_bytes=settings.max_upload_bytes)

@@ -1,0 +1,200 @@
+"""Perception routes under /v1/: depth, segmentation, foreground masks, SAM, CLIP score and zero-shot.
+
+Each takes its image as a multipart file or as base64 in JSON (`image`; `images` for the CLIP score),
+calls the Triton model of the same contract (serving/perception/contracts.py) and answers a PNG
+(`response_format: "png"`, the default for the map routes) or JSON. An upload that is not an image is a
+400 naming the field; the model's own input errors come back as 400s naming the field too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from gateway import uploads
+from gateway.errors import invalid
+from gateway.perception_service import PerceptionService
+from gateway.request_body import Files, read_body
+from gateway.routes.native import ERRORS
+from gateway.security import check_api_key
+
+PERCEPTION_PATHS = frozenset({"/v1/depth", "/v1/segmentation", "/v1/foreground-mask", "/v1/sam", "/v1/clip/score",
+                              "/v1/clip/classify"})
+ResponseFormat = Literal["png", "b64_json"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImageRequest(_Body):
+    image: StrictStr | None = Field(None, description="base64 image (JSON); in a multipart form, a file")
+    response_format: ResponseFormat = "png"
+
+
+class SamRequest(_Body):
+    image: StrictStr | None = Field(None, description="base64 image (JSON); in a multipart form, a file")
+    input_boxes: list[Annotated[list[float], Field(min_length=4, max_length=4)]] | None = None
+    input_points: list[list[Annotated[list[float], Field(min_length=2, max_length=2)]]] | None = None
+    input_labels: list[list[int]] | None = None
+
+
+class ClipScoreRequest(_Body):
+    images: list[StrictStr] | None = Field(None, description="base64 images (JSON); in a form, files")
+    text: list[StrictStr] = Field(..., min_length=1, description="one caption per image")
+
+
+class ClipClassifyRequest(_Body):
+    image: StrictStr | None = Field(None, description="base64 image (JSON); in a multipart form, a file")
+    labels: list[StrictStr] = Field(..., min_length=1)
+    hypothesis_template: StrictStr | None = None
+
+
+def _png(array: np.ndarray, level: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG", compress_level=level)
+    return buffer.getvalue()
+
+
+def _b64_png(array: np.ndarray, level: int) -> str:
+    return base64.b64encode(_png(array, level)).decode("ascii")
+
+
+async def _images(field: str, body_values: list[str] | None, files: Files, max_pixels: int, keep_alpha: bool
+                  ) -> list[np.ndarray]:
+    """Decoded uploads (files or base64) of `field`, RGB (RGBA when `keep_alpha` and transparent)."""
+    blobs = list(files.get(field, [])) + [uploads.from_base64(field, text) for text in body_values or []]
+    if not blobs:
+        raise invalid(field, f"invalid '{field}': an image is required (a file in a form, base64 in JSON)")
+
+    def decode(blob: bytes) -> np.ndarray:
+        image = uploads.open_image(field, blob, max_pixels)
+        if keep_alpha and uploads.has_alpha(image):
+            return np.asarray(image.convert("RGBA"), dtype=np.uint8)
+        return uploads.to_rgb(image)
+
+    return await asyncio.to_thread(lambda: [decode(blob) for blob in blobs])
+
+
+def _service(request: Request) -> PerceptionService:
+    state = request.app.state.gateway
+    settings = state.settings
+    return PerceptionService(state.pool, state.metrics, settings.request_timeout_s, settings.retry_after_s)
+
+
+async def _one_image(request: Request, body: BaseModel, files: Files, keep_alpha: bool = False) -> np.ndarray:
+    settings = request.app.state.gateway.settings
+    images = await _images("image", [body.image] if body.image else None, files, settings.max_upload_pixels,
+                           keep_alpha)
+    if len(images) > 1:
+        raise invalid("image", "invalid 'image': give one image")
+    return images[0]
+
+
+async def _map_route(request: Request, model: str, output: str, extra: dict[str, str] | None = None,
+                     keep_alpha: bool = False) -> Response:
+    body, files = await read_body(request, ImageRequest, file_fields={"image"})
+    image = await _one_image(request, body, files, keep_alpha)
+    outputs = await _service(request).infer(model, {"image": image})
+    level = request.app.state.gateway.settings.png_compress_level
+    if body.response_format == "png":
+        return Response(await asyncio.to_thread(_png, outputs[output], level), media_type="image/png")
+    payload = {name: await asyncio.to_thread(_b64_png, outputs[key], level) for name, key in
+               {output: output, **(extra or {})}.items()}
+    return JSONResponse({**payload, "width": int(image.shape[1]), "height": int(image.shape[0])})
+
+
+async def depth(request: Request) -> Response:
+    """The depth image of transformers' depth-estimation pipeline (ControlNet-depth input)."""
+    return await _map_route(request, "depth_estimator", "depth")
+
+
+async def segmentation(request: Request) -> Response:
+    """ADE20K colour map (ControlNet-seg input); JSON adds `label_map` (8-bit PNG of class ids)."""
+    body, files = await read_body(request, ImageRequest, file_fields={"image"})
+    image = await _one_image(request, body, files)
+    outputs = await _service(request).infer("segmenter", {"image": image})
+    level = request.app.state.gateway.settings.png_compress_level
+    if body.response_format == "png":
+        return Response(await asyncio.to_thread(_png, outputs["color_map"], level), media_type="image/png")
+    labels = outputs["label_map"]
+    return JSONResponse({"color_map": _b64_png(outputs["color_map"], level),
+                         "label_map": _b64_png(labels.astype(np.uint8), level),
+                         "labels": sorted(int(v) for v in np.unique(labels)),
+                         "width": int(image.shape[1]), "height": int(image.shape[0])})
+
+
+async def foreground_mask(request: Request) -> Response:
+    """Salient-object mask, as rembg.remove(only_mask=True); an RGBA cut-out's alpha is its mask."""
+    return await _map_route(request, "foreground_mask", "mask", keep_alpha=True)
+
+
+async def sam(request: Request) -> JSONResponse:
+    """Segment Anything: per prompt, three masks (base64 PNGs, white = inside) and their IoU scores."""
+    body, files = await read_body(request, SamRequest, file_fields={"image"})
+    image = await _one_image(request, body, files)
+    inputs: dict[str, Any] = {
+        "image": image,
+        "input_boxes": None if body.input_boxes is None else np.asarray(body.input_boxes, np.float32),
+        "input_points": None if body.input_points is None else _rectangular("input_points", body.input_points, np.float32),
+        "input_labels": None if body.input_labels is None else _rectangular("input_labels", body.input_labels, np.int32),
+    }
+    outputs = await _service(request).infer("sam", inputs)
+    level = request.app.state.gateway.settings.png_compress_level
+    masks = [[_b64_png(mask * 255, level) for mask in prompt] for prompt in outputs["masks"]]
+    return JSONResponse({"masks": masks, "iou_scores": outputs["iou_scores"].round(6).tolist()})
+
+
+def _rectangular(field: str, values: list, dtype: Any) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=dtype)
+    except ValueError:
+        raise invalid(field, f"invalid '{field}': every prompt must have the same number of points") from None
+
+
+async def clip_score(request: Request) -> JSONResponse:
+    """CLIP score per (image, caption) pair: max(100 x cosine, 0), as torchmetrics' CLIPScore."""
+    body, files = await read_body(request, ClipScoreRequest, file_fields={"images"})
+    settings = request.app.state.gateway.settings
+    images = await _images("images", body.images, files, settings.max_upload_pixels, keep_alpha=False)
+    if len({image.shape for image in images}) > 1:
+        raise invalid("images", "invalid 'images': all images of one request must have the same size")
+    outputs = await _service(request).infer("clip_score", {"image": np.stack(images), "text": body.text})
+    return JSONResponse({"scores": [round(float(s), 5) for s in outputs["score"]]})
+
+
+async def clip_classify(request: Request) -> JSONResponse:
+    """Zero-shot probabilities, as transformers' zero-shot-image-classification pipeline (sorted)."""
+    body, files = await read_body(request, ClipClassifyRequest, file_fields={"image"})
+    image = await _one_image(request, body, files)
+    outputs = await _service(request).infer("clip_classify", {"image": image, "labels": body.labels,
+                                                              "hypothesis_template": body.hypothesis_template})
+    ranked = sorted(zip(body.labels, outputs["probs"].tolist()), key=lambda item: -item[1])
+    return JSONResponse({"labels": [{"label": label, "score": round(score, 6)} for label, score in ranked]})
+
+
+ROUTES = [
+    ("/v1/depth", depth, ImageRequest), ("/v1/segmentation", segmentation, ImageRequest),
+    ("/v1/foreground-mask", foreground_mask, ImageRequest), ("/v1/sam", sam, SamRequest),
+    ("/v1/clip/score", clip_score, ClipScoreRequest), ("/v1/clip/classify", clip_classify, ClipClassifyRequest),
+]
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(tags=["perception"])
+    for path, endpoint, model in ROUTES:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schema.pop("$defs", None)
+        router.add_api_route(path, endpoint, methods=["POST"], dependencies=[Depends(check_api_key)],
+                             summary=(endpoint.__doc__ or "").split("\n")[0], responses=ERRORS, name=endpoint.__name__,
+                             openapi_extra={"requestBody": {"required": True, "content": {
+                                 "application/json": {"schema": schema}, "multipart/form-data": {"schema": schema}}}})
+    return router
