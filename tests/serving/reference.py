@@ -35,6 +35,18 @@ REFERENCE_SCHEDULERS: dict[str, Callable[[dict[str, Any]], SchedulerMixin]] = {
     "unipc": lambda config: UniPCMultistepScheduler.from_config(config),
 }
 
+# The parity matrix every component runtime is held to: each contract scheduler once, with sizes that are not
+# square, negative prompts, guidance on and off, and several images per request.
+PARITY_CASES = [
+    # scheduler, height, width, negative prompt, guidance, num_images
+    ("ddim", 128, 128, None, 7.5, 1),
+    ("euler", 64, 96, "blurry, low quality", 7.5, 1),
+    ("euler_ancestral", 128, 128, "watermark", 5.0, 1),
+    ("dpmpp_2m", 64, 96, None, 7.5, 2),
+    ("pndm", 128, 128, None, 7.5, 1),
+    ("unipc", 64, 64, None, 1.0, 1),  # guidance <= 1: no CFG, the UNet sees batch n
+]
+
 
 def diffusers_txt2img(source: PipelineSource, prompt: str, *, seed: int, scheduler: str, num_inference_steps: int,
                       guidance_scale: float, height: int, width: int, negative_prompt: str | None = None,

@@ -1,4 +1,8 @@
-"""End to end from a `save_pretrained` directory, served with the torch runtime, against diffusers."""
+"""End to end from a `save_pretrained` directory, served with the torch runtime, against diffusers.
+
+The torch runtime is the GPU path, so it is held to the same parity matrix as onnxruntime. The export here
+also sets `--max-image-size` below the default, and a test checks the served contract follows it.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,16 @@ import logging
 
 import pytest
 
-from clients.triton_client import TritonTxt2ImgClient
+from clients.triton_client import TritonInferenceError, TritonTxt2ImgClient
 from export.cli import main as export_main
 from export.sources import load_source
 from serving.server import ServerPorts, TritonServer
-from tests.serving.reference import diffusers_txt2img, max_pixel_difference
+from tests.serving.reference import PARITY_CASES, diffusers_txt2img, max_pixel_difference
 
 log = logging.getLogger(__name__)
+
+
+MAX_IMAGE_SIZE = 192  # below the default 1024, above the tiny model's native 128 px
 
 
 @pytest.fixture(scope="module")
@@ -31,25 +38,45 @@ def pretrained_source(pretrained_dir):
 @pytest.fixture(scope="module")
 def torch_server(pretrained_dir, tmp_path_factory):
     repository = tmp_path_factory.mktemp("repo-torch")
-    export_main(["--model", str(pretrained_dir), "--runtime", "torch", "--output", str(repository)])
+    export_main(["--model", str(pretrained_dir), "--runtime", "torch", "--output", str(repository),
+                 "--max-image-size", str(MAX_IMAGE_SIZE)])
     assert (repository / "unet" / "1" / "weights" / "config.json").exists()
     with TritonServer(repository, ServerPorts.free(), log_file=repository.parent / "torch-server.log") as server:
         yield server
 
 
-CASES = [("ddim", 128, 128, None), ("euler_ancestral", 64, 96, "dull colours")]
-
-
-@pytest.mark.parametrize(("scheduler", "height", "width", "negative"), CASES)
-def test_torch_runtime_from_pretrained_dir_matches_diffusers(torch_server, pretrained_source, scheduler, height, width, negative):
+@pytest.fixture(scope="module")
+def client(torch_server):
     client = TritonTxt2ImgClient(torch_server.grpc_url)
-    options = dict(seed=77, scheduler=scheduler, num_inference_steps=10, guidance_scale=7.5, height=height,
-                   width=width, negative_prompt=negative)
-    served = client.generate("a marble coffee table", **options)
+    yield client
     client.close()
-    difference = max_pixel_difference(served.images, diffusers_txt2img(pretrained_source, "a marble coffee table", **options))
-    log.info("torch runtime parity %s %dx%d: max |served - diffusers| = %d", scheduler, width, height, difference)
+
+
+@pytest.mark.parametrize(("scheduler", "height", "width", "negative", "guidance", "num_images"), PARITY_CASES)
+def test_torch_runtime_from_pretrained_dir_matches_diffusers(client, pretrained_source, scheduler, height, width,
+                                                             negative, guidance, num_images):
+    options = dict(seed=77, scheduler=scheduler, num_inference_steps=10, guidance_scale=guidance, height=height,
+                   width=width, negative_prompt=negative, num_images=num_images)
+    served = client.generate("a marble coffee table", **options)
+    expected = diffusers_txt2img(pretrained_source, "a marble coffee table", **options)
+    difference = max_pixel_difference(served.images, expected)
+    log.info("torch runtime parity %s %dx%d n=%d: max |served - diffusers| = %d", scheduler, width, height,
+             num_images, difference)
+    assert served.images.shape == (num_images, height, width, 3)
     assert difference <= 1
+    assert served.images.std() > 1  # a real image, not a constant
+
+
+def test_max_image_size_of_the_export_bounds_height_and_width(client):
+    """`python -m export --max-image-size N`: sizes up to N are served, larger ones are refused by name."""
+    # Height and width must be multiples of the tiny model's stride (16): MAX_IMAGE_SIZE is, + 16 is the next one.
+    for name in ("height", "width"):
+        with pytest.raises(TritonInferenceError) as raised:
+            client.generate("a lamp", num_inference_steps=1, **{name: MAX_IMAGE_SIZE + 16})
+        message = str(raised.value)
+        assert f"'{name}'" in message and f"maximum {MAX_IMAGE_SIZE}" in message, message
+    largest = client.generate("a lamp", num_inference_steps=1, height=MAX_IMAGE_SIZE, width=MAX_IMAGE_SIZE)
+    assert largest.images.shape == (1, MAX_IMAGE_SIZE, MAX_IMAGE_SIZE, 3)
 
 
 def test_torch_and_onnxruntime_runtimes_agree(torch_server, triton_server):

@@ -8,20 +8,12 @@ import pytest
 
 from clients.triton_client import TritonTxt2ImgClient
 from serving.schedulers import SCHEDULERS
-from tests.serving.reference import REFERENCE_SCHEDULERS, diffusers_txt2img, max_pixel_difference
+from tests.serving.reference import PARITY_CASES, REFERENCE_SCHEDULERS, diffusers_txt2img, max_pixel_difference
 
 log = logging.getLogger(__name__)
 
 PROMPT = "a velvet armchair in a sunlit living room"
-CASES = [
-    # scheduler, height, width, negative prompt, guidance, num_images
-    ("ddim", 128, 128, None, 7.5, 1),
-    ("euler", 64, 96, "blurry, low quality", 7.5, 1),
-    ("euler_ancestral", 128, 128, "watermark", 5.0, 1),
-    ("dpmpp_2m", 64, 96, None, 7.5, 2),
-    ("pndm", 128, 128, None, 7.5, 1),
-    ("unipc", 64, 64, None, 1.0, 1),  # guidance <= 1: no CFG, the UNet sees batch n
-]
+CASES = PARITY_CASES  # the torch runtime's parity test runs the same matrix
 
 
 def test_every_contract_scheduler_has_a_reference_and_a_parity_case():
