@@ -22,5 +22,11 @@ echo "setup: creating $VENV and installing pinned dependencies"
 # only read the vocabulary file, so it is installed without dependencies.
 "$VENV/bin/python" -m pip install -q --no-deps "open_clip_torch==3.3.0"
 "$VENV/bin/python" -m serving.install
+# docker-compose (Debian's 1.29) validates docker-compose.yml without a Docker engine; the compose test uses it
+# when present. Best effort: only as root with apt-get, and setup never fails for it (the schema test still runs).
+if ! command -v docker-compose >/dev/null && command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose; } \
+        >/dev/null 2>&1 || echo "setup: docker-compose not installed (tests/gateway/test_compose.py skips its CLI check)"
+fi
 echo "$want" > "$STAMP"
 echo "setup: done"
