@@ -123,3 +123,25 @@ SAM = PerceptionContract(
 CONTRACTS: dict[str, PerceptionContract] = {
     c.name: c for c in (CLIP_SCORE, CLIP_CLASSIFY, DEPTH_ESTIMATOR, SEGMENTER, FOREGROUND_MASK, SAM)
 }
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # "3|4" inside a Markdown table cell
+
+
+def _dims(dims: tuple[int, ...]) -> str:
+    return ",".join(str(d) for d in dims)
+
+
+def perception_contracts_markdown() -> str:
+    """The README's perception contract section (a test keeps it equal to these specs)."""
+    parts = []
+    for contract in CONTRACTS.values():
+        rows = ["| input | type | required | allowed |", "|---|---|---|---|"]
+        rows += [f"| `{s.name}` | {s.dtype} [{_dims(s.dims)}] | {'no' if s.optional else 'yes'} | {_cell(s.doc)} |"
+                 for s in contract.inputs]
+        outputs = "; ".join(f"`{s.name}` {s.dtype} [{_dims(s.dims)}]: {_cell(s.doc)}" for s in contract.outputs)
+        networks = ", ".join(f"`{n}`" for n in contract.networks)
+        parts.append(f"#### `{contract.name}`\n\n{contract.summary} Calls {networks} through BLS.\n\n"
+                     + "\n".join(rows) + f"\n\nOutputs: {outputs}.")
+    return "\n\n".join(parts)

@@ -6,23 +6,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from benchmarks.perception import TorchmetricsClip
 from export.perception.sources import PerceptionSource
-
-
-class _TorchmetricsClip(torch.nn.Module):
-    """CLIPModel as torchmetrics 1.9 expects it: transformers 5's get_*_features return an output object
-    (`.pooler_output` is the projected embedding) where transformers 4 returned the tensor itself."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.config = model.config
-
-    def get_image_features(self, *args, **kwargs) -> torch.Tensor:
-        return self.model.get_image_features(*args, **kwargs).pooler_output
-
-    def get_text_features(self, *args, **kwargs) -> torch.Tensor:
-        return self.model.get_text_features(*args, **kwargs).pooler_output
 
 
 def torchmetrics_clip_scores(source: PerceptionSource, images: np.ndarray, texts: list[str]) -> np.ndarray:
@@ -31,7 +16,7 @@ def torchmetrics_clip_scores(source: PerceptionSource, images: np.ndarray, texts
     from transformers import CLIPProcessor
 
     processor = CLIPProcessor(image_processor=source.image_processor, tokenizer=source.tokenizer)
-    model = _TorchmetricsClip(source.model)
+    model = TorchmetricsClip(source.model)
     scores = []
     for image, text in zip(images, texts):
         tensor = torch.from_numpy(np.ascontiguousarray(image[..., :3].transpose(2, 0, 1)))
