@@ -25,13 +25,13 @@ from clients.triton_client import contract_array
 from gateway import errors
 from gateway.errors import GatewayError
 from gateway.metrics import Metrics
+from gateway.settings import GatewaySettings
 from gateway.triton_pool import AllReplicasBusy, ModelNotServed, NoReplicaAvailable, Replica, ReplicaPool
 from serving.contracts import GENERATION_CONTRACTS, OrchestratorContract
 
 log = logging.getLogger(__name__)
 
 SEED_BOUND = 2**31  # the range the orchestrator itself draws from when no seed is given
-STREAM_SUFFIX = "_stream"
 
 
 def new_seed() -> int:
@@ -71,7 +71,7 @@ class GenerationJob:
 
     @property
     def stream_model(self) -> str:
-        return f"{self.model}{STREAM_SUFFIX}"
+        return GatewaySettings.stream_model(self.model)
 
     def triton_inputs(self) -> list[InferInput]:
         tensors = []

@@ -7,6 +7,7 @@ error naming it rather than a silently default image. Numbers are strict: `true`
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -26,6 +27,8 @@ OPENAI_MODEL_PREFIXES = ("dall-e", "gpt-image")
 def _strict_number(value: object) -> object:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PydanticCustomError("number_type", "must be a number")
+    if not math.isfinite(value):
+        raise PydanticCustomError("finite_number", "must be a finite number")
     return value
 
 

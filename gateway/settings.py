@@ -13,6 +13,8 @@ CONTRACT_MAX_STEPS = 150
 CONTRACT_MAX_IMAGES = 8
 CONTRACT_GUIDANCE_RANGE = (0.0, 30.0)
 CONTRACT_MAX_SEED = 2**63 - 1
+# A generation model's decoupled twin (per-step progress) is `<model>_stream` (serving.contracts.streaming_twin).
+STREAM_SUFFIX = "_stream"
 
 
 def _comma_list(value: object) -> object:
@@ -78,8 +80,9 @@ class GatewaySettings(BaseSettings):
             raise ValueError("at least one Triton replica is required (GATEWAY_REPLICAS=host:port,...)")
         return self
 
-    def stream_model(self, model: str) -> str:
-        return f"{model}_stream"
+    @staticmethod
+    def stream_model(model: str) -> str:
+        return f"{model}{STREAM_SUFFIX}"
 
     def required(self) -> list[str]:
         """Models every replica in rotation must have loaded."""

@@ -159,3 +159,13 @@ def test_replica_without_a_routes_model_only_fails_that_route(start_gateway) -> 
     inpaint = httpx.post(f"{gateway.url}/v1/inpaint", json={**BASE, "image": b64_png(IMAGE), "mask_image": b64_png(MASK)},
                          timeout=60)
     assert inpaint.status_code == 200, inpaint.text
+
+
+def test_required_models_setting_makes_readiness_strict(start_gateway) -> None:
+    """GATEWAY_REQUIRED_MODELS lists what a replica needs to be in rotation; a missing one makes it unready."""
+    strict = start_gateway(required_models="txt2img,img2img,inpaint")
+    assert httpx.get(f"{strict.url}/readyz").status_code == 200
+    missing = start_gateway(required_models="txt2img,img2img_not_exported")
+    ready = httpx.get(f"{missing.url}/readyz")
+    assert ready.status_code == 503
+    assert "img2img_not_exported" in ready.json()["replicas"][0]["last_error"]

@@ -9,7 +9,7 @@ import sys
 
 import httpx
 
-from serving.server import free_port
+from serving.server import TritonServer, free_port
 from tests.gateway.conftest import wait_until
 
 
@@ -35,7 +35,8 @@ def test_with_triton_serves_then_stops_both(tiny_repository, tmp_path) -> None:
             except httpx.TransportError:
                 return False
 
-        wait_until(ready, 180, 0.5)
+        # tritonserver loads every model of the repository first (minutes on a loaded 2-core machine).
+        wait_until(ready, TritonServer.start_timeout_s, 0.5)
         replicas = httpx.get(f"http://127.0.0.1:{port}/readyz").json()["replicas"]
         assert [r["url"] for r in replicas] == [f"127.0.0.1:{grpc}"]
         response = httpx.post(f"http://127.0.0.1:{port}/v1/txt2img", json={"prompt": "a", "num_inference_steps": 2},
