@@ -158,7 +158,7 @@ def _stamp(result: dict[str, Any], argv: list[str] | None) -> dict[str, Any]:
 
 
 def write_e2e(result: dict[str, Any], output: Path, with_plots: bool) -> dict[str, Path]:
-    stem = f"e2e-{result['preset']}-{result['device']}"
+    stem = report.e2e_stem(result)
     paths = {"json": report.write_json(result, output / f"{stem}.json")}
     markdown = report.e2e_markdown(result)
     (output / f"{stem}.md").write_text(markdown)

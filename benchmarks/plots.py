@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-from benchmarks.report import workload_line  # noqa: E402
+from benchmarks.report import e2e_stem, workload_line  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def stage_breakdown(result: dict[str, Any], path: Path) -> Path:
 
 
 def plot_e2e(result: dict[str, Any], directory: Path) -> list[Path]:
-    stem = f"e2e-{result['preset']}-{result['device']}"
+    stem = e2e_stem(result)
     return [
         versus_concurrency(result, directory / f"{stem}-latency.png", "latency"),
         versus_concurrency(result, directory / f"{stem}-throughput.png", "throughput"),

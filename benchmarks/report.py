@@ -55,9 +55,19 @@ def _rate(value: float | None) -> str:
     return _f(value, 3 if value < 10 else 1)
 
 
+def e2e_stem(result: dict[str, Any]) -> str:
+    """Result file names: e2e-<preset>[-<pipeline>]-<device> (txt2img keeps the plain name)."""
+    pipeline = result["workload"].get("pipeline", "txt2img")
+    infix = "" if pipeline == "txt2img" else f"-{pipeline}"
+    return f"e2e-{result['preset']}{infix}-{result['device']}"
+
+
 def workload_line(result: dict[str, Any]) -> str:
     w = result["workload"]
-    return (f"{w['preset']}: {w['width']}x{w['height']} px, {w['steps']} steps, {w['scheduler']}, guidance "
+    pipeline = w.get("pipeline", "txt2img")
+    detail = {"img2img": f"img2img at strength {w.get('strength')}, ",
+              "controlnet": "txt2img with one ControlNet (depth), "}.get(pipeline, "")
+    return (f"{w['preset']}: {detail}{w['width']}x{w['height']} px, {w['steps']} steps, {w['scheduler']}, guidance "
             f"{w['guidance_scale']:g}, seed {w['seed']}, {w['precision']} on {w['device']}")
 
 

@@ -11,38 +11,13 @@ import logging
 import pytest
 
 from clients.triton_client import TritonInferenceError, TritonTxt2ImgClient
-from export.cli import main as export_main
-from export.sources import load_source
-from serving.server import ServerPorts, TritonServer
+from tests.serving.conftest import TORCH_MAX_IMAGE_SIZE
 from tests.serving.reference import PARITY_CASES, diffusers_txt2img, max_pixel_difference
 
 log = logging.getLogger(__name__)
 
 
-MAX_IMAGE_SIZE = 192  # below the default 1024, above the tiny model's native 128 px
-
-
-@pytest.fixture(scope="module")
-def pretrained_dir(tiny_source, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("tiny-diffusers")
-    tiny_source.save_pretrained(directory)
-    return directory
-
-
-@pytest.fixture(scope="module")
-def pretrained_source(pretrained_dir):
-    """The reference: the directory loaded the way diffusers users load it (its own scheduler config)."""
-    return load_source(model=str(pretrained_dir))
-
-
-@pytest.fixture(scope="module")
-def torch_server(pretrained_dir, tmp_path_factory):
-    repository = tmp_path_factory.mktemp("repo-torch")
-    export_main(["--model", str(pretrained_dir), "--runtime", "torch", "--output", str(repository),
-                 "--max-image-size", str(MAX_IMAGE_SIZE)])
-    assert (repository / "unet" / "1" / "weights" / "config.json").exists()
-    with TritonServer(repository, ServerPorts.free(), log_file=repository.parent / "torch-server.log") as server:
-        yield server
+MAX_IMAGE_SIZE = TORCH_MAX_IMAGE_SIZE  # the session torch server's export (tests/serving/conftest.py)
 
 
 @pytest.fixture(scope="module")
