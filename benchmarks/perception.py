@@ -195,9 +195,9 @@ def throughput(url: str, model: str, inputs: dict[str, Any], concurrency: int, p
     return concurrency * per_worker / (time.perf_counter() - started)
 
 
-def run_model(model: str, preset: str, requests: int, workdir: Path) -> Result:
+def run_model(model: str, preset: str, requests: int, workdir: Path, overrides: dict[str, str]) -> Result:
     family = FAMILY[model]
-    choice = choices_for(preset)[family]
+    choice = overrides.get(family) or choices_for(preset)[family]
     repository = workdir / f"repo-{model}"
     started = time.perf_counter()
     export_perception([model], {family: choice}, repository, "onnxruntime", instance_count=4)
@@ -274,6 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preset", choices=("tiny", "real"), default="tiny")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--requests", type=int, default=10, help="timed requests per target")
+    parser.add_argument("--use", action="append", default=[], metavar="FAMILY=PRESET_OR_PATH",
+                        help="override a family's weights, e.g. clip=vit-b32 (repeatable)")
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -283,7 +285,8 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="perception-bench-") as tmp:
         for model in args.models.split(","):
-            results.append(run_model(model, args.preset, args.requests, Path(tmp)))
+            overrides = dict(item.split("=", 1) for item in args.use)
+            results.append(run_model(model, args.preset, args.requests, Path(tmp), overrides))
     machine["load_end"] = [round(v, 2) for v in os.getloadavg()]
     command = "python -m benchmarks.perception " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     args.output.mkdir(parents=True, exist_ok=True)
