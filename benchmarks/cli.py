@@ -237,17 +237,28 @@ def cmd_report(args: argparse.Namespace, argv: list[str] | None) -> None:
     log.info("report done in %.1f min: %s", wall / 60, args.output / f"summary-{device}.md")
 
 
+def load_report(output: Path, device: str, presets: str):
+    """The e2e and perf_analyzer results of the last report, and its summary as a function of the link prefix."""
+    load = lambda path: json.loads(path.read_text())  # noqa: E731
+    results = [load(output / f"e2e-{preset}-{device}.json") for preset in presets.split(",")]
+    perf_results = [load(path) for path in sorted(output.glob(f"perf_analyzer-*-{device}.json"))]
+    summary_data = load(output / f"summary-{device}.json")
+    summary = summary_markdown(results, perf_results, summary_data["quiet_check"], summary_data["wall_s"], True)
+    return results, perf_results, summary
+
+
+def readme_section(output: Path = RESULTS_DIR, device: str = "cpu", presets: str = "tiny,sd15") -> str:
+    """README's Performance section as `render --update-readme` writes it from the committed results."""
+    return load_report(output, device, presets)[2](_relative(output))
+
+
 def cmd_render(args: argparse.Namespace, argv: list[str] | None) -> None:
     """Re-renders tables from the JSON of the last report (no measurement): for a changed report format."""
-    load = lambda path: json.loads(path.read_text())  # noqa: E731
-    results = [load(args.output / f"e2e-{preset}-{args.device}.json") for preset in args.presets.split(",")]
-    perf_results = [load(path) for path in sorted(args.output.glob(f"perf_analyzer-*-{args.device}.json"))]
-    summary_data = load(args.output / f"summary-{args.device}.json")
+    results, perf_results, summary = load_report(args.output, args.device, args.presets)
     for result in results:
         (args.output / f"e2e-{result['preset']}-{args.device}.md").write_text(report.e2e_markdown(result))
     for perf in perf_results:
         (args.output / f"perf_analyzer-{perf['preset']}-{args.device}.md").write_text(report.perf_markdown(perf))
-    summary = summary_markdown(results, perf_results, summary_data["quiet_check"], summary_data["wall_s"], True)
     (args.output / f"summary-{args.device}.md").write_text(summary(""))
     if args.update_readme:
         report.update_readme(README, summary(_relative(args.output)))
@@ -282,6 +293,7 @@ def summary_markdown(results: list[dict[str, Any]], perf_results: list[dict[str,
             f"Targets of the benchmark issue ({device}):",
             "",
             report.goals_markdown(goals),
+            report.reading_markdown(results, goals, quiet),
         ]
         for result in results:
             parts += [report.e2e_markdown(result)]
