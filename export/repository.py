@@ -55,7 +55,7 @@ def pipeline_settings_for(source: PipelineSource, max_image_size: int, variant: 
 
 def descriptor_for(name: str, source: PipelineSource, module: torch.nn.Module | None = None) -> ComponentDescriptor:
     cls = DESCRIPTORS[name]
-    return cls.from_module(module if module is not None else source.module(cls.source_attribute))
+    return cls.from_module(module if module is not None else source.module(cls.source_attribute), **cls.hints_from(source))
 
 
 def export_component(source: PipelineSource, name: str, repository: Path, runtime: str, options: BatchingOptions,

@@ -168,9 +168,7 @@ def preset_controlnet(preset: str, kind: str) -> ControlNetModel:
     architecture = preset.removesuffix("-inpaint")
     seed = CONTROLNET_SEEDS.get(kind, 100 + sum(map(ord, kind)))
     torch.manual_seed(seed)
-    unet = PRESET_UNETS[architecture]()
-    controlnet = ControlNetModel.from_unet(unet)
-    controlnet.register_to_config(sample_size=unet.config.sample_size)
+    controlnet = ControlNetModel.from_unet(PRESET_UNETS[architecture]())
     zero_convs = [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block,
                   controlnet.controlnet_cond_embedding.conv_out]
     for conv in zero_convs:

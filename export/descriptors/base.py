@@ -91,6 +91,11 @@ class ComponentDescriptor(ABC):
     def from_module(cls, module: torch.nn.Module) -> "ComponentDescriptor": ...
 
     @classmethod
+    def hints_from(cls, source) -> dict:
+        """Keyword arguments for `from_module` that only the pipeline knows (none by default)."""
+        return {}
+
+    @classmethod
     @abstractmethod
     def load_module(cls, directory: Path) -> torch.nn.Module:
         """Loads the source module written by `save_module` (the torch runtime's weights)."""

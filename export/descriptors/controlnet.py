@@ -53,14 +53,19 @@ class ControlNetDescriptor(ComponentDescriptor):
         self.conditioning_channels = conditioning_channels
 
     @classmethod
-    def from_module(cls, module: torch.nn.Module, sequence_length: int = 77) -> "ControlNetDescriptor":
+    def from_module(cls, module: torch.nn.Module, sequence_length: int = 77,
+                    sample_size: int | None = None) -> "ControlNetDescriptor":
         config = module.config
         layers = uniform_layers_per_block(config)
         factor = 2 ** (len(config.conditioning_embedding_out_channels) - 1)
-        # ControlNet configs carry no sample size; presets record their UNet's, real ones are SD's 64.
-        sample_size = config.get("sample_size", 64)
+        # ControlNet configs carry no sample size: the pipeline's UNet's (hints_from), else SD's 64.
+        sample_size = sample_size or 64
         return cls(config.in_channels, config.cross_attention_dim, sequence_length, sample_size,
                    tuple(config.block_out_channels), layers, factor, config.conditioning_channels)
+
+    @classmethod
+    def hints_from(cls, source) -> dict:
+        return {"sample_size": source.unet.config.sample_size}
 
     @classmethod
     def load_module(cls, directory: Path) -> torch.nn.Module:
