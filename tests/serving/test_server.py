@@ -14,6 +14,15 @@ import pytest
 from serving.server import ServerPorts, TritonServer
 
 
+@pytest.fixture(scope="module")
+def small_repository(tiny_repository, tmp_path_factory):
+    """One component of the tiny repository: the launcher's lifecycle does not depend on what it serves,
+    and a start without the orchestrators' torch imports keeps these tests short."""
+    repository = tmp_path_factory.mktemp("repo-small")
+    shutil.copytree(tiny_repository / "text_encoder", repository / "text_encoder")
+    return repository
+
+
 def test_missing_repository_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m export"):
         TritonServer(tmp_path / "nowhere", ServerPorts.free()).start()
@@ -29,11 +38,11 @@ def test_broken_model_fails_start_with_log_tail(tiny_repository, tmp_path):
         server.start(timeout_s=120)
 
 
-def test_serving_command_stops_cleanly_on_sigterm(tiny_repository, tmp_path):
+def test_serving_command_stops_cleanly_on_sigterm(small_repository, tmp_path):
     ports = ServerPorts.free()
     log_file = tmp_path / "server.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "serving", "--model-repository", str(tiny_repository), "--http-port", str(ports.http),
+        [sys.executable, "-m", "serving", "--model-repository", str(small_repository), "--http-port", str(ports.http),
          "--grpc-port", str(ports.grpc), "--metrics-port", str(ports.metrics), "--log-file", str(log_file)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
@@ -54,11 +63,11 @@ def test_serving_command_stops_cleanly_on_sigterm(tiny_repository, tmp_path):
         urllib.request.urlopen(url, timeout=1)
 
 
-def test_server_stops_when_its_launcher_is_killed(tiny_repository, tmp_path):
+def test_server_stops_when_its_launcher_is_killed(small_repository, tmp_path):
     """A killed launcher (crashed test run, kill -9 of the demo) must not leave tritonserver behind."""
     script = (
         "import sys, time; from pathlib import Path; from serving.server import TritonServer, ServerPorts; "
-        f"s = TritonServer(Path({str(tiny_repository)!r}), ServerPorts.free(), log_file=Path({str(tmp_path / 'log')!r})).start(); "
+        f"s = TritonServer(Path({str(small_repository)!r}), ServerPorts.free(), log_file=Path({str(tmp_path / 'log')!r})).start(); "
         "print(s.pid, flush=True); time.sleep(600)"
     )
     launcher = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
