@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    export_main(["--preset", "tiny", "--output", str(args.model_repository)])
+    # One process per orchestrator: the demo sends one request, and each process imports torch at start.
+    single = [arg for name in ("txt2img", "img2img", "inpaint") for arg in ("--orchestrator-instances", f"{name}=1")]
+    export_main(["--preset", "tiny", "--output", str(args.model_repository), *single])
     with TritonServer(args.model_repository, ServerPorts.free(), log_file=Path("logs/demo-tritonserver.log")) as server:
         client = TritonTxt2ImgClient(server.grpc_url)
         started = time.perf_counter()
