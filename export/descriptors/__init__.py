@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from export.descriptors.base import ComponentDescriptor, TensorSpec
+from export.descriptors.controlnet import ControlNetDescriptor
 from export.descriptors.perception import PERCEPTION_DESCRIPTORS
 from export.descriptors.text_encoder import TextEncoderDescriptor
 from export.descriptors.unet import UNetControlNetDescriptor, UNetDescriptor
@@ -11,7 +12,7 @@ from export.descriptors.vae import VaeDecoderDescriptor, VaeEncoderDescriptor
 DESCRIPTORS: dict[str, type[ComponentDescriptor]] = {
     cls.name: cls
     for cls in (TextEncoderDescriptor, UNetDescriptor, UNetControlNetDescriptor, VaeDecoderDescriptor, VaeEncoderDescriptor,
-                *PERCEPTION_DESCRIPTORS)
+                ControlNetDescriptor, *PERCEPTION_DESCRIPTORS)
 }
 
 __all__ = ["DESCRIPTORS", "ComponentDescriptor", "TensorSpec"]
