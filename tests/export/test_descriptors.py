@@ -7,6 +7,7 @@ from export.descriptors import DESCRIPTORS
 from export.descriptors.base import TensorSpec
 from export.descriptors.perception import PERCEPTION_DESCRIPTORS
 from export.descriptors.unet import UNetControlNetDescriptor
+from export.sources import preset_controlnet
 
 
 def test_named_axes_resolve_and_map_to_triton_and_onnx():
@@ -36,8 +37,9 @@ def test_controlnet_residual_inputs_match_a_real_controlnet(tiny_source):
 @pytest.mark.parametrize("name", sorted(set(DESCRIPTORS) - {cls.name for cls in PERCEPTION_DESCRIPTORS}))
 def test_sample_inputs_run_through_the_wrapped_module(tiny_source, name):
     cls = DESCRIPTORS[name]
-    module = tiny_source.module(cls.source_attribute)
-    descriptor = cls.from_module(module)
+    # ControlNets are not part of a pipeline source: the preset builds one per kind.
+    module = preset_controlnet("tiny", "depth") if name == "controlnet" else tiny_source.module(cls.source_attribute)
+    descriptor = cls.from_module(module, **cls.hints_from(tiny_source))
     inputs = descriptor.sample_inputs(batch=2)
     with torch.inference_mode():
         outputs = descriptor.wrap(module)(*(torch.from_numpy(inputs[s.name]) for s in descriptor.inputs))
@@ -45,3 +47,14 @@ def test_sample_inputs_run_through_the_wrapped_module(tiny_source, name):
     for spec, output in zip(descriptor.outputs, outputs):
         assert list(output.shape) == [2, *spec.concrete_dims(sizes)]
         assert np.isfinite(output.numpy()).all()
+
+
+def test_controlnet_outputs_are_the_unet_residual_inputs(tiny_source):
+    """A ControlNet's outputs feed unet_controlnet by name: same names, and the same shapes at one image size."""
+    from export.descriptors.controlnet import ControlNetDescriptor
+
+    controlnet = ControlNetDescriptor.from_module(preset_controlnet("tiny", "depth"), **ControlNetDescriptor.hints_from(tiny_source))
+    unet = UNetControlNetDescriptor.from_module(tiny_source.unet)
+    pixels, latents = controlnet.sizes_for_image(96, 64, 8), unet.sizes_for_image(96, 64, 8)
+    assert [(s.name, s.concrete_dims(pixels)) for s in controlnet.outputs] == [
+        (s.name, s.concrete_dims(latents)) for s in unet.residual_specs()]
