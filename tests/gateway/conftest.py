@@ -27,13 +27,18 @@ LONG_REQUEST = {"prompt": "a long walnut sideboard", "num_inference_steps": 150,
 
 @pytest.fixture(scope="session")
 def start_gateway(triton_server: TritonServer, tmp_path_factory: pytest.TempPathFactory):
-    """Starts gateway processes with GATEWAY_* settings (keyword names, lower case); all stopped at the end."""
+    """Starts gateway processes with GATEWAY_* settings (keyword names, lower case); all stopped at the end.
+
+    `dotenv` is written to a `.env` file in the gateway's working directory before it starts.
+    """
     started: list[GatewayProcess] = []
     counter = itertools.count()
 
-    def start(replicas: list[str] | None = None, **settings: object) -> GatewayProcess:
+    def start(replicas: list[str] | None = None, dotenv: str | None = None, **settings: object) -> GatewayProcess:
         index = next(counter)
         workdir = tmp_path_factory.mktemp(f"gateway-{index}")
+        if dotenv is not None:
+            (workdir / ".env").write_text(dotenv)
         env = {
             "GATEWAY_REPLICAS": ",".join(replicas or [triton_server.grpc_url]),
             "GATEWAY_IMAGE_DIR": str(workdir / "images"),

@@ -9,6 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
+from clients.triton_client import TritonTxt2ImgClient
 from serving.server import ServerPorts, TritonServer
 from tests.gateway.conftest import LONG_REQUEST, LogWatch, cancelled_steps, decode_png, metric, wait_until
 
@@ -20,6 +21,53 @@ def second_replica(tiny_repository, tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+def _txt2img_successes(server: TritonServer) -> int:
+    client = TritonTxt2ImgClient(server.grpc_url)
+    try:
+        return int(client.model_statistics("txt2img")["inference_stats"]["success"].get("count", 0))  # absent: 0
+    finally:
+        client.close()
+
+
+def test_requests_go_to_the_replica_with_fewest_in_flight(start_gateway, triton_server, second_replica) -> None:
+    """Not round-robin: while one replica holds a long request, every new request goes to the other one."""
+    if not second_replica.running:
+        second_replica.start()
+    servers = {triton_server.grpc_url: triton_server, second_replica.grpc_url: second_replica}
+    gateway = start_gateway(replicas=list(servers))
+    wait_until(lambda: httpx.get(f"{gateway.url}/readyz").status_code == 200, 10)
+    in_flight = lambda url: metric(gateway, "gateway_replica_in_flight", replica=url)  # noqa: E731
+
+    leave = threading.Event()
+
+    def hold_a_replica() -> None:  # a long stream, read until told to leave (which cancels it)
+        with httpx.stream("POST", f"{gateway.url}/v1/txt2img", json={**LONG_REQUEST, "stream": True},
+                          timeout=60) as response:
+            for _ in response.iter_lines():
+                if leave.is_set():
+                    break
+
+    holder = threading.Thread(target=hold_a_replica)
+    holder.start()
+    try:
+        wait_until(lambda: sum(in_flight(url) for url in servers) == 1, 10)
+        busy = next(url for url in servers if in_flight(url) == 1)
+        idle = next(url for url in servers if url != busy)
+        before = {url: _txt2img_successes(server) for url, server in servers.items()}
+        for seed in range(4):  # sequential: the idle replica has 0 in flight each time, the busy one 1
+            response = httpx.post(f"{gateway.url}/v1/txt2img", json={"prompt": "a stool", "seed": seed,
+                                                                     "num_inference_steps": 2}, timeout=60)
+            assert response.status_code == 200, response.text
+        assert in_flight(busy) == 1  # the long request was running the whole time
+        served = lambda: {url: _txt2img_successes(server) - before[url] for url, server in servers.items()}  # noqa: E731
+        wait_until(lambda: sum(served().values()) == 4, 5)  # Triton counts a request just after answering it
+        assert served() == {idle: 4, busy: 0}  # round-robin would have sent the busy replica 2 of the 4
+    finally:
+        leave.set()
+        holder.join(60)
+    wait_until(lambda: in_flight(busy) == 0, 10)
 
 
 def test_killing_a_replica_mid_run_loses_no_request(start_gateway, triton_server, second_replica, triton_client) -> None:

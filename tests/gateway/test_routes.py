@@ -7,6 +7,7 @@ import numpy as np
 import openai
 import pytest
 
+from serving.pipeline_settings import default_settings
 from tests.gateway.conftest import decode_b64_png, decode_png, metric
 
 PROMPT = "a velvet armchair, studio light"
@@ -73,6 +74,21 @@ def test_openai_route_b64_and_url(gateway) -> None:
         fetched = httpx.get(item["url"])
         assert fetched.status_code == 200 and fetched.headers["content-type"] == "image/png"
         np.testing.assert_array_equal(decode_png(fetched.content), expected)
+
+
+def test_openai_size_auto_or_omitted_is_the_models_native_size(gateway, tiny_repository) -> None:
+    native = default_settings(tiny_repository)
+    explicit = f"{native.default_width}x{native.default_height}"
+    body = {"prompt": PROMPT, "seed": 8, "num_inference_steps": 3}
+    images = {}
+    for size in ("auto", None, explicit):
+        response = httpx.post(f"{gateway.url}/v1/images/generations", json=body if size is None else {**body, "size": size},
+                              timeout=60)
+        assert response.status_code == 200, response.text
+        images[size] = decode_b64_png(response.json()["data"][0]["b64_json"])
+    assert images["auto"].shape == (native.default_height, native.default_width, 3)
+    np.testing.assert_array_equal(images["auto"], images[explicit])
+    np.testing.assert_array_equal(images[None], images[explicit])
 
 
 def test_openai_sdk_against_live_gateway(gateway) -> None:
