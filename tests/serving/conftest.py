@@ -40,7 +40,9 @@ def pretrained_source(pretrained_dir):
     return load_source(model=str(pretrained_dir))
 
 
-@pytest.fixture(scope="session")
+# Module scope: a torch-runtime server holds ~20 processes that each import torch; it is stopped after each
+# module that uses it, so it never stays up beside the other servers for the rest of the session.
+@pytest.fixture(scope="module")
 def torch_server(pretrained_dirs, lora_file, tmp_path_factory):
     repository = tmp_path_factory.mktemp("repo-torch")
     # One process per orchestrator: every torch-runtime stub imports torch, which dominates the start.
