@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from clients.triton_client import Protocol, TritonInferenceError, _module
+from clients.triton_client import Protocol, TritonInferenceError, _module, connect
 from serving.perception.contracts import CONTRACTS
 
 _NUMPY = {"BYTES": np.object_, "UINT8": np.uint8, "INT32": np.int32, "INT64": np.int64, "FP32": np.float32}
@@ -30,11 +30,7 @@ class PerceptionClient:
 
     def __post_init__(self) -> None:
         self._module = _module(self.protocol)
-        if self.protocol == "grpc":
-            self._client = self._module.InferenceServerClient(self.url)
-        else:
-            self._client = self._module.InferenceServerClient(self.url, network_timeout=self.timeout_s,
-                                                              connection_timeout=self.timeout_s)
+        self._client = connect(self._module, self.url, self.protocol, self.timeout_s)
 
     def infer(self, model: str, **values: Any) -> dict[str, np.ndarray]:
         """Calls `model` with the contract's inputs (None = absent); returns every output."""

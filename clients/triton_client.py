@@ -52,11 +52,7 @@ class TritonGenerationClient:
 
     def __post_init__(self) -> None:
         self._module = _module(self.protocol)
-        if self.protocol == "grpc":
-            self._client = self._module.InferenceServerClient(self.url)
-        else:
-            self._client = self._module.InferenceServerClient(self.url, network_timeout=self.timeout_s,
-                                                              connection_timeout=self.timeout_s)
+        self._client = connect(self._module, self.url, self.protocol, self.timeout_s)
 
     def build_inputs(self, **values: Any) -> list:
         inputs = []
@@ -93,6 +89,13 @@ class TritonGenerationClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+def connect(module, url: str, protocol: Protocol, timeout_s: float):
+    """A tritonclient connection; HTTP takes the request timeout at connect time, gRPC per call."""
+    if protocol == "grpc":
+        return module.InferenceServerClient(url)
+    return module.InferenceServerClient(url, network_timeout=timeout_s, connection_timeout=timeout_s)
 
 
 def _module(protocol: Protocol):
