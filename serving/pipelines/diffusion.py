@@ -115,6 +115,9 @@ class DiffusionPipeline:
     def __init__(self, assets: Path, call: ComponentCaller) -> None:
         assets = Path(assets)
         self.catalog = VariantCatalog.read(assets)
+        if not self.catalog.variants:
+            # Without a variant there is nothing to serve: fail the model load instead of every request.
+            raise FileNotFoundError(f"no pipeline variants in {assets}; re-run `python -m export`")
         self.variants = {name: Variant.load(name, assets / name) for name in self.catalog.variants}
         self.call = call
 
