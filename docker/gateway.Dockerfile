@@ -4,7 +4,7 @@ FROM python:3.11-slim
 WORKDIR /opt/imagery
 COPY constraints.txt pyproject.toml ./
 RUN pip install --no-cache-dir -c constraints.txt \
-      fastapi uvicorn pydantic pydantic-settings prometheus-client httpx "tritonclient[grpc]" "numpy<2" pillow python-multipart
+      fastapi uvicorn pydantic pydantic-settings prometheus-client httpx "tritonclient[grpc]" "numpy<2" pillow python-multipart dnspython
 COPY gateway ./gateway
 COPY clients ./clients
 COPY serving ./serving

@@ -10,6 +10,8 @@ from typing import AsyncIterator
 from fastapi import FastAPI
 
 from gateway.body_limit import BodySizeLimitMiddleware
+from gateway.discovery import ReplicaDiscovery
+from gateway.dns_resolver import create_resolver
 from gateway.errors import install_error_handlers
 from gateway.image_store import ImageStore
 from gateway.metrics import Metrics, MetricsMiddleware
@@ -37,10 +39,13 @@ async def _purge_images(store: ImageStore) -> None:
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     metrics = Metrics()
-    pool = ReplicaPool(settings.replicas, settings.required(), settings.max_in_flight_per_replica,
+    pool = ReplicaPool(settings.required(), settings.max_in_flight_per_replica,
                        metrics, settings.health_interval_s, settings.health_timeout_s,
                        # perception routes are served where their models are loaded (503 elsewhere)
                        [*settings.optional(), *PERCEPTION_MODELS])
+    discovery = ReplicaDiscovery(settings.replica_targets(),
+                                 create_resolver(settings.dns_servers, settings.dns_timeout_s),
+                                 pool, metrics, settings.discovery_interval_s)
     state = GatewayState(
         settings=settings, metrics=metrics, pool=pool,
         service=GenerationService(pool, metrics, settings.request_timeout_s, settings.retry_after_s,
@@ -52,15 +57,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await discovery.start()  # fills the pool and probes it once
         await pool.start()
-        log.info("gateway up: replicas %s (healthy: %s), API keys %s, CORS %s", settings.replicas,
-                 [r.url for r in pool.replicas if r.healthy], "on" if state.api_keys else "off",
-                 settings.cors_origins or "off")
+        log.info("gateway up: replicas %s -> %s (healthy: %s), API keys %s, CORS %s", settings.replicas,
+                 [r.url for r in pool.replicas], [r.url for r in pool.replicas if r.healthy],
+                 "on" if state.api_keys else "off", settings.cors_origins or "off")
         purger = asyncio.create_task(_purge_images(state.store))
         try:
             yield
         finally:
             purger.cancel()
+            await discovery.stop()
             await pool.stop()
 
     app = FastAPI(

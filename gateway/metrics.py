@@ -28,6 +28,14 @@ class Metrics:
         self.replica_errors = Counter("gateway_replica_errors_total",
                                       "Failures per replica (unavailable, timeout, upstream, probe)",
                                       ["replica", "kind"], registry=r)
+        self.replica_changes = Counter("gateway_replica_changes_total",
+                                       "Replicas added to or removed from the pool (discovery)", ["change"],
+                                       registry=r)
+        self.discovered = Gauge("gateway_discovered_addresses", "Addresses behind each dns: replica target",
+                                ["target"], registry=r)
+        self.discovery_errors = Counter("gateway_discovery_errors_total",
+                                        "DNS lookups that got no answer (the last addresses were kept)", ["target"],
+                                        registry=r)
         self.retries = Counter("gateway_retries_total", "Requests retried on another replica", registry=r)
         self.cancelled = Counter("gateway_cancelled_total", "Triton requests cancelled because the client left",
                                  ["route"], registry=r)

@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gateway.replica_targets import ReplicaTarget
+
 # The txt2img contract's own bounds (DESIGN.md section 3); settings may only tighten them.
 CONTRACT_MAX_STEPS = 150
 CONTRACT_MAX_IMAGES = 8
@@ -26,8 +28,13 @@ def _comma_list(value: object) -> object:
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", extra="ignore")
 
-    # Triton replicas (gRPC host:port), comma-separated in the environment.
+    # Triton replicas, comma-separated in the environment: gRPC `host:port`, or `dns:name:port` for every
+    # address behind a DNS name (a Kubernetes headless Service), re-resolved every discovery_interval_s.
     replicas: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1:8001"])
+    discovery_interval_s: float = Field(5.0, gt=0)
+    # DNS servers (`ip` or `ip:port`) asked for `dns:` names; empty: the system resolver (getaddrinfo).
+    dns_servers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    dns_timeout_s: float = Field(2.0, gt=0)
     # Triton models behind the routes (each follows the contract of the same name in serving/contracts.py);
     # `stream: true` calls the decoupled twin `<model>_stream`.
     model: str = "txt2img"  # /v1/images/generations, /v1/txt2img
@@ -69,7 +76,8 @@ class GatewaySettings(BaseSettings):
     api_keys_file: Path | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # empty: CORS off
 
-    @field_validator("replicas", "schedulers", "api_keys", "cors_origins", "required_models", mode="before")
+    @field_validator("replicas", "dns_servers", "schedulers", "api_keys", "cors_origins", "required_models",
+                     mode="before")
     @classmethod
     def _split_lists(cls, value: object) -> object:
         return _comma_list(value)
@@ -78,7 +86,11 @@ class GatewaySettings(BaseSettings):
     def _check(self) -> "GatewaySettings":
         if not self.replicas:
             raise ValueError("at least one Triton replica is required (GATEWAY_REPLICAS=host:port,...)")
+        self.replica_targets()  # a malformed entry fails here, at start-up
         return self
+
+    def replica_targets(self) -> list[ReplicaTarget]:
+        return [ReplicaTarget.parse(entry) for entry in self.replicas]
 
     @staticmethod
     def stream_model(model: str) -> str:

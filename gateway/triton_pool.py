@@ -6,6 +6,10 @@ img2img on a txt2img-only repository) are probed too: a request for one goes onl
 that have it loaded, and is a 503 naming the model when none has, while the other routes keep serving.
 A replica that fails a probe, or refuses or drops a connection during a request, is taken out of
 rotation and probed again on the next round; it rejoins as soon as a probe passes.
+
+Membership changes at run time (`sync`, fed by `gateway.discovery`): a new address is probed at once and
+joins when healthy; a removed one drains: it gets no new request, and leaves the pool (its connection
+closed, its metrics series dropped) when its last request in flight has finished.
 """
 
 from __future__ import annotations
@@ -55,19 +59,27 @@ class Replica:
     in_flight: int = 0
     last_error: str | None = "not probed yet"
     models: frozenset[str] = frozenset()  # the gateway's models (required and optional) loaded here
+    draining: bool = False  # removed from the pool's members: finishes what it has, takes nothing new
     # Created in `ReplicaPool.start`: a grpc.aio channel belongs to the event loop it was made in.
     client: grpc_aio.InferenceServerClient | None = field(default=None, repr=False)
 
     def describe(self) -> dict:
         return {"url": self.url, "healthy": self.healthy, "in_flight": self.in_flight, "last_error": self.last_error,
-                "models": sorted(self.models)}
+                "models": sorted(self.models), "draining": self.draining}
+
+    @property
+    def available(self) -> bool:
+        return self.healthy and not self.draining
 
 
 class ReplicaPool:
-    def __init__(self, urls: Sequence[str], required_models: Sequence[str], max_in_flight: int,
-                 metrics: Metrics, probe_interval_s: float = 2.0, probe_timeout_s: float = 2.0,
+    """The replicas are set with `sync` (at start and whenever discovery finds a change)."""
+
+    def __init__(self, required_models: Sequence[str], max_in_flight: int, metrics: Metrics,
+                 probe_interval_s: float = 2.0, probe_timeout_s: float = 2.0,
                  optional_models: Sequence[str] = ()) -> None:
-        self.replicas = [Replica(url, max_in_flight) for url in urls]
+        self.replicas: list[Replica] = []
+        self.max_in_flight = max_in_flight
         self.required_models = tuple(dict.fromkeys(required_models))
         self.optional_models = tuple(m for m in dict.fromkeys(optional_models) if m not in self.required_models)
         self.metrics = metrics
@@ -75,13 +87,10 @@ class ReplicaPool:
         self.probe_timeout_s = probe_timeout_s
         self._rotation = itertools.count()  # breaks ties so equal replicas take turns
         self._prober: asyncio.Task | None = None
-        for replica in self.replicas:
-            self._publish(replica)
+        self._closing: set[asyncio.Task] = set()
 
     async def start(self) -> None:
-        for replica in self.replicas:
-            replica.client = grpc_aio.InferenceServerClient(replica.url, channel_args=CHANNEL_ARGS)
-        await self.probe_all()
+        """Starts the periodic probes (the replicas present now were probed when `sync` added them)."""
         self._prober = asyncio.create_task(self._probe_forever(), name="replica-prober")
 
     async def stop(self) -> None:
@@ -92,14 +101,57 @@ class ReplicaPool:
         for replica in self.replicas:
             if replica.client is not None:
                 await replica.client.close()
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
+    async def sync(self, urls: Sequence[str]) -> None:
+        """Makes `urls` the pool's members: new ones are probed at once, missing ones drain."""
+        wanted = set(urls)
+        joined = []
+        for url in dict.fromkeys(urls):
+            replica = next((r for r in self.replicas if r.url == url), None)
+            if replica is None:
+                replica = Replica(url, self.max_in_flight)
+                # Made here, inside the running loop: a grpc.aio channel belongs to the loop it was made in.
+                replica.client = grpc_aio.InferenceServerClient(url, channel_args=CHANNEL_ARGS)
+                self.replicas.append(replica)
+                self._publish(replica)
+                self.metrics.replica_changes.labels(change="added").inc()
+                log.info("replica %s added", url)
+                joined.append(replica)
+            elif replica.draining:
+                replica.draining = False
+                log.info("replica %s is back (it had not finished draining)", url)
+        for replica in list(self.replicas):
+            if replica.url not in wanted and not replica.draining:
+                self._drain(replica)
+        await asyncio.gather(*(self.probe(replica) for replica in joined))
+
+    def _drain(self, replica: Replica) -> None:
+        replica.draining = True
+        self.metrics.replica_changes.labels(change="removed").inc()
+        log.info("replica %s removed: draining (%d requests in flight)", replica.url, replica.in_flight)
+        if replica.in_flight == 0:
+            self._retire(replica)
+
+    def _retire(self, replica: Replica) -> None:
+        """A drained replica leaves: no more probes, its connection closed, its gauges gone from /metrics."""
+        self.replicas.remove(replica)
+        for gauge in (self.metrics.replica_healthy, self.metrics.replica_in_flight):
+            with contextlib.suppress(KeyError):
+                gauge.remove(replica.url)
+        if replica.client is not None:
+            task = asyncio.get_running_loop().create_task(replica.client.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        log.info("replica %s drained and left the pool", replica.url)
 
     @property
     def any_healthy(self) -> bool:
-        return any(replica.healthy for replica in self.replicas)
+        return any(replica.available for replica in self.replicas)
 
     def serves(self, model: str) -> bool:
-        """Some healthy replica has `model` loaded."""
-        return any(replica.healthy and model in replica.models for replica in self.replicas)
+        """Some healthy replica (not draining) has `model` loaded."""
+        return any(replica.available and model in replica.models for replica in self.replicas)
 
     def reserve(self, model: str | None = None, exclude: Sequence[Replica] = ()) -> Replica:
         """A slot on the healthy replica (with `model` loaded) with the fewest requests in flight.
@@ -114,9 +166,11 @@ class ReplicaPool:
     def release(self, replica: Replica) -> None:
         replica.in_flight -= 1
         self._publish(replica)
+        if replica.draining and replica.in_flight == 0 and replica in self.replicas:
+            self._retire(replica)
 
     def _choose(self, model: str | None, exclude: Sequence[Replica]) -> Replica:
-        healthy = [r for r in self.replicas if r.healthy and r not in exclude]
+        healthy = [r for r in self.replicas if r.available and r not in exclude]
         if not healthy:
             raise NoReplicaAvailable("no healthy Triton replica is available")
         if model is not None and model not in self.required_models:
@@ -153,6 +207,8 @@ class ReplicaPool:
                 "server not ready" if not ready else f"models not ready: {', '.join(missing)}")
         except Exception as error:  # noqa: BLE001 - any failure to answer means unhealthy
             reason = f"probe failed: {error}"
+        if replica not in self.replicas:
+            return False  # drained and closed while this probe was out
         if reason is None:
             if not replica.healthy:
                 absent = [name for name in self.optional_models if name not in loaded]
@@ -178,5 +234,7 @@ class ReplicaPool:
                 log.exception("replica probe round failed")
 
     def _publish(self, replica: Replica) -> None:
+        if replica not in self.replicas:
+            return  # retired while a probe or request was still finishing: its series stay dropped
         self.metrics.replica_healthy.labels(replica=replica.url).set(1 if replica.healthy else 0)
         self.metrics.replica_in_flight.labels(replica=replica.url).set(replica.in_flight)
