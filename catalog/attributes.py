@@ -79,10 +79,12 @@ class Attributes(BaseModel):
     def _fold_value(cls, value: object, info) -> object:
         return _canonical(info.field_name, value)
 
-    @field_validator("colours", "motifs", "details", mode="before")
+    @field_validator("colours", "motifs", "details", "materials", mode="before")
     @classmethod
     def _fold_list(cls, value: object, info) -> object:
-        if isinstance(value, list):
+        if value is None:  # an LLM's "nothing" for a list
+            return []
+        if isinstance(value, list) and info.field_name != "materials":
             return list(dict.fromkeys(_canonical(info.field_name, item) for item in value))
         return value
 
