@@ -7,6 +7,8 @@ Floors (what the frozen rule-based extractor reaches, with a margin; a change th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from catalog.attributes import TABLES, RuleExtractor
@@ -60,3 +62,13 @@ def test_table_counts():
     articles = load_labelled(LABELLED_SET)[:1]
     text = table(evaluate(RuleExtractor(), articles))
     assert "| category | 1.00 | 1.00 | 1 | 1 | 1 |" in text
+
+
+def test_readme_tables_are_current():
+    readme = (Path(__file__).parents[2] / "catalog" / "README.md").read_text(encoding="utf-8")
+    for marker, path in (("held-out", HELD_OUT_SET), ("development", LABELLED_SET)):
+        start = readme.index(f"<!-- {marker} table:")
+        start = readme.index("\n", start) + 1
+        end = readme.index(f"<!-- end {marker} table -->")
+        assert readme[start:end].strip() == table(evaluate(RuleExtractor(), load_labelled(path))), \
+            f"catalog/README.md {marker} table is stale: paste `python -m catalog.evaluate` output"
