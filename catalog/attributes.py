@@ -6,7 +6,6 @@ of catalog/vocabulary.py wherever one is known, whichever extractor produced the
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from typing import Annotated, Literal, Protocol
@@ -15,8 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from catalog import vocabulary as vocab
 from catalog.matching import PhraseTable, fold
-
-log = logging.getLogger(__name__)
 
 # A short single-line value: it goes into prompts, so no newlines or template braces.
 Phrase = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=40,

@@ -2,6 +2,7 @@
 
     python -m catalog.evaluate              # the rule-based extractor on both labelled sets (English texts)
     python -m catalog.evaluate --errors     # also every disagreement, article by article
+    CATALOG_LLM_URL=http://127.0.0.1:8000/v1 python -m catalog.evaluate --llm   # the chat extractor instead
 
 Two sets: the development set (articles_labelled.json, 70 texts the vocabulary was written beside: in-sample) and
 the held-out set (articles_heldout.json, 40 texts written after the extractor was frozen): quote the held-out table.
@@ -19,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from catalog.attributes import AttributeExtractor, Attributes, RuleExtractor
-
-log = logging.getLogger(__name__)
+from catalog.llm_attributes import make_extractor
+from catalog.settings import CatalogSettings
 
 DATA = Path(__file__).parent / "data"
 LABELLED_SET = DATA / "articles_labelled.json"
@@ -97,13 +98,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--labelled", type=Path, action="append",
                         help="a labelled set (repeatable; default: the development and held-out sets)")
     parser.add_argument("--errors", action="store_true", help="list every disagreement")
+    parser.add_argument("--llm", action="store_true",
+                        help="evaluate the chat extractor of CATALOG_LLM_URL (with its fallback) instead of the rules")
     args = parser.parse_args(argv)
-    extractor = RuleExtractor()
+    logging.basicConfig(level=logging.WARNING)
+    settings = CatalogSettings()
+    if args.llm and not settings.llm_url:
+        parser.error("--llm needs CATALOG_LLM_URL")
+    extractor = make_extractor(settings) if args.llm else RuleExtractor()
+    name = f"Chat extractor ({settings.llm_url})" if args.llm else "Rule-based extractor"
     # The report is this command's output (stdout), not a log line.
     for path in args.labelled or [LABELLED_SET, HELD_OUT_SET]:
         articles = load_labelled(path)
         scores = evaluate(extractor, articles)
-        print(f"\nRule-based extractor, {path.name}: {len(articles)} articles (English texts)\n")
+        print(f"\n{name}, {path.name}: {len(articles)} articles (English texts)\n")
         print(table(scores))
         if args.errors:
             print("\n" + "\n".join(error for score in scores.values() for error in score.errors))

@@ -131,3 +131,14 @@ def test_settings_choose_the_extractor(server, monkeypatch):
     assert isinstance(extractor, ChatAttributeExtractor)
     server.requests.clear()
     assert extractor.extract(TEXT).source == "llm" and "response_format" not in server.requests[0][0]
+
+
+def test_evaluate_the_chat_extractor(server, monkeypatch, capsys):
+    from catalog.evaluate import LABELLED_SET, main
+
+    monkeypatch.setenv("CATALOG_LLM_URL", server.base_url)
+    main(["--llm", "--labelled", str(LABELLED_SET)])
+    out = capsys.readouterr().out
+    # The stub answers the same dress for every article: the table is computed from the LLM's answers.
+    assert f"Chat extractor ({server.base_url}), articles_labelled.json" in out
+    assert "| category | 0.09 | 0.09 | 6 | 70 | 70 |" in out
