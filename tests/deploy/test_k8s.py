@@ -137,7 +137,8 @@ def test_triton_gpu_requests(overlay) -> None:
 def test_selectors_match_labels(overlay) -> None:
     _, objects = overlay
     for deployment in find(objects, "Deployment"):
-        assert selects(deployment["spec"]["selector"]["matchLabels"], deployment["spec"]["template"]["metadata"]["labels"])
+        template_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selects(deployment["spec"]["selector"]["matchLabels"], template_labels)
     for service in find(objects, "Service"):
         selected = pods_selected(objects, service["spec"]["selector"])
         assert len(selected) == 1, service["metadata"]["name"]
@@ -175,7 +176,8 @@ def test_gateway_settings_and_discovery(overlay) -> None:
     # The replicas are every address behind the headless Service, on its gRPC port (same namespace: short name).
     [target] = settings.replica_targets()
     headless = one(objects, "Service", target.host)
-    assert target == ReplicaTarget(headless["metadata"]["name"], {p["name"]: p["port"] for p in headless["spec"]["ports"]}["grpc"], True)
+    grpc_port = {port["name"]: port["port"] for port in headless["spec"]["ports"]}["grpc"]
+    assert target == ReplicaTarget(headless["metadata"]["name"], grpc_port, True)
     assert headless["spec"]["selector"] == one(objects, "Deployment", "triton")["spec"]["selector"]["matchLabels"]
     # A pod leaving the Service is drained by every gateway before Triton gets SIGTERM, and Triton's own
     # exit timeout fits in the grace period.

@@ -44,6 +44,7 @@ def _series(rule: dict) -> set[str]:
     return set(re.findall(r"\b(nv_[a-z_]+|gateway_[a-z_]+)\b", text))
 
 
+@pytest.mark.integration  # exports a model and starts a tritonserver
 def test_triton_series_exist_with_a_model_label(triton_metrics: str) -> None:
     wanted = {name for rule in _rules() for name in _series(rule) if name.startswith("nv_")}
     assert wanted == {"nv_inference_queue_duration_us", "nv_inference_request_success"}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -30,6 +31,8 @@ from tests.gateway.conftest import metric, wait_until
 from tests.gateway.loopback_dns import LoopbackDNS
 
 log = logging.getLogger(__name__)
+
+pytestmark = pytest.mark.integration  # exports a model and starts tritonservers itself
 
 SERVICE = "triton-headless.imagery.svc.cluster.local"
 HOSTS = ("127.0.0.1", "127.0.0.3", "127.0.0.4")
@@ -199,9 +202,14 @@ def test_scale_1_3_2_during_a_stream_of_requests(replicas, dns_server, start_gat
                == stream.total - sum(sum(phase.values()) for phase in spread.values()), 5)
     end_phase("2 replicas", (one.host, two.host))
 
-    log.info("discovery 1 -> 3 -> 2: %d requests, %d failed (statuses %s); joined in %.2f s, drained in %.2f s; "
-             "requests served per replica and phase: %s", stream.total, len(stream.failures), dict(stream.statuses),
-             joined, drained, spread)
+    gateway_log = gateway.log_file.read_text()
+    removed = re.escape(url[three.host])
+    removal = re.search(rf"replica {removed} removed: draining \((\d+) requests in flight\)", gateway_log)
+    assert removal and f"replica {url[three.host]} drained and left the pool" in gateway_log
+    log.info("discovery 1 -> 3 -> 2: %d requests, %d failed (statuses %s); joined in %.2f s, drained in %.2f s "
+             "(%s requests in flight on the removed replica when it left DNS); requests served per replica and "
+             "phase: %s", stream.total, len(stream.failures), dict(stream.statuses), joined, drained, removal[1],
+             spread)
     assert stream.failures == [] and stream.statuses[200] == stream.total > 100
     assert sum(sum(phase.values()) for phase in spread.values()) == stream.total  # each answered exactly once
     assert spread["1 replica"] == {one.host: spread["1 replica"][one.host], two.host: 0, three.host: 0}
