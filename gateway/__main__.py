@@ -1,6 +1,7 @@
 """`python -m gateway`: serve the REST gateway.
 
     python -m gateway --replicas 10.0.0.5:8001,10.0.0.6:8001   # in front of running Triton replicas
+    python -m gateway --replicas dns:triton-headless:8001      # every address behind a DNS name, re-resolved
     python -m gateway --with-triton                            # also start a local tritonserver on model_repository/
 
 Every setting is also an environment variable GATEWAY_<NAME> (see gateway/settings.py).
@@ -27,7 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--replicas", help="comma-separated Triton gRPC host:port list (default: GATEWAY_REPLICAS)")
+    parser.add_argument("--replicas", help="comma-separated Triton gRPC host:port or dns:name:port entries "
+                                          "(default: GATEWAY_REPLICAS)")
     local = parser.add_argument_group("local tritonserver (--with-triton)")
     local.add_argument("--with-triton", action="store_true", help="start tritonserver and serve it")
     local.add_argument("--model-repository", type=Path, default=Path("model_repository"))
