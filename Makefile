@@ -1,7 +1,7 @@
 # The two README commands: `make demo` and `make test`. Both run the idempotent setup first.
 PY := .venv/bin/python
 
-.PHONY: setup demo test serve serve-all gateway export clean
+.PHONY: setup demo test test-unit serve serve-all gateway export clean
 
 setup:
 	@bash scripts/setup.sh
@@ -11,6 +11,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# The tests that need no tritonserver, no ONNX export and no network (under a minute; tests/conftest.py marks them).
+test-unit: setup
+	$(PY) -m pytest -q -m unit --durations=10
 
 export: setup
 	$(PY) -m export --preset tiny

@@ -12,6 +12,19 @@ from serving.server import ServerPorts, TritonServer
 
 log = logging.getLogger(__name__)
 
+# Session fixtures that export ONNX or start tritonserver. A test using one (directly or through another
+# fixture) is not a unit test; neither is one marked `integration` (it exports or starts a server itself).
+# Every other test is marked `unit`: `make test-unit` runs them (pytest -m unit) in under a minute.
+INTEGRATION_FIXTURES = frozenset({"tiny_source", "tiny_repository", "triton_server", "perception_repository",
+                                  "perception_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("integration") is None and not fixtures & INTEGRATION_FIXTURES:
+            item.add_marker(pytest.mark.unit)
+
 TINY_COMPONENTS = "text_encoder,unet,unet_controlnet,vae_decoder,vae_encoder"
 CONTROLNET_KINDS = ("depth", "seg")
 LORA_SCALE = 0.8

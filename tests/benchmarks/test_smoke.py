@@ -44,6 +44,7 @@ def test_perf_against_a_running_server(triton_server, tiny_repository, tmp_path)
     assert perf["inputs"]["unet"]["shapes"]["sample"] == [4, 16, 16]  # 128 px / 8
 
 
+@pytest.mark.integration  # exports ONNX or starts tritonserver itself
 def test_report_exports_serves_and_summarises(tmp_path):
     out = tmp_path / "results"
     main(["report", "--presets", "tiny", "--quick", "--device", "cpu", "--runtimes", "onnxruntime",

@@ -34,6 +34,7 @@ def test_presets_are_deterministic():
     assert all(torch.equal(a, b) for a, b in zip(first.model.parameters(), second.model.parameters()))
 
 
+@pytest.mark.integration  # exports ONNX or starts tritonserver itself
 @pytest.mark.parametrize("runtime", ["onnxruntime", "torch"])
 def test_cli_exports_perception_alone_from_a_directory(tmp_path, runtime):
     checkpoint = tmp_path / "clip-checkpoint"
@@ -69,6 +70,7 @@ def _tiny_depth_anything(directory):
     return directory
 
 
+@pytest.mark.integration  # exports ONNX or starts tritonserver itself
 def test_depth_anything_serves_with_torch_and_onnx_export_refuses_loudly(tmp_path):
     """Depth Anything loads through --depth like DPT. The legacy ONNX tracer freezes its interpolation sizes,
     so the onnxruntime export fails its parity check (at another input size) instead of serving wrong maps."""

@@ -6,9 +6,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 
+@pytest.mark.integration  # exports ONNX or starts tritonserver itself
 def test_demo_writes_an_image_and_stops_the_server(tmp_path):
     out = tmp_path / "demo.png"
     result = subprocess.run(

@@ -54,6 +54,7 @@ def test_rgba_alpha_is_the_mask_and_opaque_rgba_runs_the_network(client):
     np.testing.assert_array_equal(client.infer("foreground_mask", image=image)["mask"], image[..., 3])
 
 
+@pytest.mark.integration  # exports ONNX or starts tritonserver itself
 def test_a_file_traced_at_batch_one_is_never_batched(tmp_path):
     path = build_tiny_onnx(tmp_path / "fixed.onnx")
     model = onnx.load(str(path))
