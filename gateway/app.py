@@ -15,6 +15,7 @@ from gateway.dns_resolver import create_resolver
 from gateway.errors import install_error_handlers
 from gateway.image_store import ImageStore
 from gateway.metrics import Metrics, MetricsMiddleware
+from gateway.openapi_docs import install_openapi
 from gateway.perception_service import PERCEPTION_MODELS
 from gateway.routes import health, native, openai_images, perception
 from gateway.schemas import build_request_models
@@ -79,6 +80,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.gateway = state
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(health.router)
     app.include_router(openai_images.build_router(state.models))
     app.include_router(native.build_router(state.models))

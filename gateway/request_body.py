@@ -1,9 +1,10 @@
 """Reading a route's body as JSON or as a multipart/url-encoded form, validated by the same model.
 
 Form fields are strings; a field whose schema wants a number or a boolean is parsed as a JSON scalar
-("20" -> 20, "0.6" -> 0.6, "true" -> true), so the strict models apply to both encodings. Repeated
-form fields fill list fields (`controlnet=depth&controlnet=seg`). File parts are returned separately,
-by field name, as bytes.
+("20" -> 20, "0.6" -> 0.6, "true" -> true), so the strict models apply to both encodings: "true" is
+no number in a form either. Repeated form fields fill list fields (`controlnet=depth&controlnet=seg`); an
+item that is itself a list is its JSON text (SAM's `input_boxes=[0,0,8,8]`). File parts are returned
+separately, by field name, as bytes.
 """
 
 from __future__ import annotations
@@ -48,13 +49,16 @@ def _item_annotation(annotation: Any) -> Any:
 
 
 def _scalar(annotation: Any, text: str) -> Any:
+    """A form value as its field wants it: text, or the JSON number/boolean/list it spells."""
     if _wants(annotation, str):
         return text
     try:
         value = json.loads(text)
     except ValueError:
         return text  # left to the model, whose error names the field
-    return value if isinstance(value, (int, float, bool)) or value is None else text
+    if isinstance(value, (int, float, bool)) or value is None or (isinstance(value, list) and _wants(annotation, list)):
+        return value
+    return text
 
 
 async def read_body(request: Request, model: type[BaseModel], file_fields: typing.Collection[str] = ()

@@ -7,33 +7,28 @@ error naming it rather than a silently default image. Numbers are strict: `true`
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr,
+from pydantic import (AllowInfNan, BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt, StrictStr,
                       field_validator)
 from pydantic_core import PydanticCustomError
 
 from gateway.settings import CONTRACT_GUIDANCE_RANGE, CONTRACT_MAX_SEED, GatewaySettings
 
-_SIZE = re.compile(r"(\d{1,5})x(\d{1,5})")
+_SIZE = re.compile(r"([0-9]{1,5})x([0-9]{1,5})")  # ASCII digits: \d would match any script
 
 # OpenAI's own model names: accepted on the OpenAI routes and mapped to the default exported variant.
 OPENAI_MODEL_PREFIXES = ("dall-e", "gpt-image")
 
 
-def _strict_number(value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PydanticCustomError("number_type", "must be a number")
-    if not math.isfinite(value):
-        raise PydanticCustomError("finite_number", "must be a finite number")
-    return value
-
-
-# A JSON number (int or float), never a boolean or a string.
-Number = Annotated[float, BeforeValidator(_strict_number)]
+# A finite JSON number (int or float), never a boolean or a string. Strict types (not validators) keep the
+# bounds in the OpenAPI document as `minimum`/`maximum`.
+Number = Annotated[float, Strict(), AllowInfNan(False)]
+# The ControlNet list items' ranges (serving/contracts.py: conditioning scale 0..5, guidance window 0..1).
+Scale = Annotated[Number, Field(ge=0, le=5)]
+Fraction = Annotated[Number, Field(ge=0, le=1)]
 
 
 class ImageData(BaseModel):
@@ -70,6 +65,98 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+# Server-Sent Events (`stream: true`): the `data` of each event, by event name.
+class ProgressEvent(BaseModel):
+    """Native routes' `progress`: one per denoising step."""
+
+    step: int
+    total: int
+    elapsed: float
+
+
+class ImageEvent(BaseModel):
+    """Native routes' last event, `image`."""
+
+    seed: int
+    width: int
+    height: int
+    images: list[ImageData]
+
+
+class OpenAIProgressEvent(BaseModel):
+    """`image_generation.progress` / `image_edit.progress` (ours: OpenAI sends no per-step event)."""
+
+    type: str
+    step: int
+    total: int
+    elapsed: float
+
+
+class TokenDetails(BaseModel):
+    image_tokens: int
+    text_tokens: int
+
+
+class Usage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    input_tokens_details: TokenDetails
+
+
+class OpenAICompletedEvent(BaseModel):
+    """`image_generation.completed` / `image_edit.completed`: one per image, as OpenAI's."""
+
+    type: str
+    b64_json: str
+    created_at: int
+    size: str
+    output_format: Literal["png"]
+    quality: str
+    background: str
+    image_index: int
+    seed: int
+    usage: Usage
+
+
+NATIVE_EVENTS: dict[str, type[BaseModel]] = {"progress": ProgressEvent, "image": ImageEvent, "error": ErrorResponse}
+
+
+def openai_events(prefix: str) -> dict[str, type[BaseModel]]:
+    return {f"{prefix}.progress": OpenAIProgressEvent, f"{prefix}.completed": OpenAICompletedEvent,
+            "error": ErrorResponse}
+
+
+class ReplicaState(BaseModel):
+    url: str
+    healthy: bool
+    in_flight: int
+    last_error: str | None
+    models: list[str]
+
+
+class Readiness(BaseModel):
+    """/readyz: 200 `ready`, or 503 `not ready` with `error`."""
+
+    status: Literal["ready", "not ready"]
+    models: list[str]
+    optional: dict[str, bool]
+    replicas: list[ReplicaState]
+    error: ErrorDetail | None = None
+
+
+def _document(**keywords: object):
+    """`json_schema_extra` adding keywords to a field's value schema (the non-null branch of an optional
+    field): bounds, patterns and choices that validators check with their own messages."""
+
+    def extra(schema: dict) -> None:
+        branches = [branch for branch in schema.get("anyOf", [schema]) if branch.get("type") != "null"]
+        for branch in branches:
+            branch.update(keywords)
+
+    return extra
+
+
 @dataclass(frozen=True)
 class RequestModels:
     ImageGenerationRequest: type[BaseModel]
@@ -94,6 +181,8 @@ def build_request_models(settings: GatewaySettings) -> RequestModels:
             raise _error("size_range", f"{name} {value} is outside {multiple}..{max_size}")
         return value
 
+    side_bounds = _document(minimum=multiple, maximum=max_size, multipleOf=multiple)
+
     class DiffusionOptions(BaseModel):
         """The diffusion extras shared by both routes (all optional; the model's defaults apply)."""
 
@@ -101,11 +190,13 @@ def build_request_models(settings: GatewaySettings) -> RequestModels:
 
         prompt: StrictStr = Field(min_length=1, max_length=settings.max_prompt_chars)
         negative_prompt: StrictStr | None = Field(None, max_length=settings.max_prompt_chars)
-        seed: StrictInt | None = Field(None, ge=0, le=CONTRACT_MAX_SEED,
+        # `lt` 2**63 rather than `le` 2**63 - 1: the document's bounds are floats, and 2**63 is exact as one.
+        seed: StrictInt | None = Field(None, ge=0, lt=CONTRACT_MAX_SEED + 1,
                                        description="random when omitted; the seed used is returned")
         num_inference_steps: StrictInt | None = Field(None, ge=1, le=settings.max_steps)
-        guidance_scale: Number | None = Field(None, ge=low, le=high, allow_inf_nan=False)
-        scheduler: StrictStr | None = Field(None, description=f"one of {', '.join(schedulers)}")
+        guidance_scale: Number | None = Field(None, ge=low, le=high)
+        scheduler: StrictStr | None = Field(None, description=f"one of {', '.join(schedulers)}",
+                                            json_schema_extra=_document(enum=list(schedulers)))
 
         @field_validator("prompt")
         @classmethod
@@ -126,7 +217,8 @@ def build_request_models(settings: GatewaySettings) -> RequestModels:
 
         n: StrictInt = Field(1, ge=1, le=settings.max_images)
         size: StrictStr | None = Field(None, description=f"WxH, multiples of {multiple} up to {max_size}; "
-                                                         "'auto' or omitted: the model's native size")
+                                                         "'auto' or omitted: the model's native size",
+                                       json_schema_extra=_document(pattern=r"^(auto|[0-9]{1,5}x[0-9]{1,5})$"))
         response_format: Literal["b64_json", "url"] | None = Field(None, description="default b64_json")
         user: StrictStr | None = Field(None, max_length=256)
         stream: StrictBool = Field(False, description="Server-Sent Events: progress per step, then the image")
@@ -168,7 +260,7 @@ def build_request_models(settings: GatewaySettings) -> RequestModels:
     class ImageEditRequest(ImageGenerationRequest):
         """OpenAI Images API `images.edit` form fields (the files `image` and `mask` come separately)."""
 
-        strength: Number | None = Field(None, ge=0, le=1, allow_inf_nan=False,
+        strength: Number | None = Field(None, ge=0, le=1,
                                         description="how far from the image: 0 keeps it, 1 ignores it "
                                                     "(default: 0.8 without a mask, 1.0 with one)")
         input_fidelity: StrictStr | None = None  # OpenAI compatibility; ignored
@@ -179,16 +271,16 @@ def build_request_models(settings: GatewaySettings) -> RequestModels:
         control_images: list[StrictStr] | None = Field(
             None, description="k conditioning images: base64 strings (JSON) or files (multipart)")
         controlnet: list[StrictStr] | None = Field(None, description="k exported ControlNet kinds, e.g. depth, seg")
-        controlnet_conditioning_scale: list[Number] | None = Field(None, description="k values in 0..5 (default 1)")
-        control_guidance_start: list[Number] | None = Field(None, description="k values in 0..1 (default 0)")
-        control_guidance_end: list[Number] | None = Field(None, description="k values in 0..1 (default 1)")
+        controlnet_conditioning_scale: list[Scale] | None = Field(None, description="k values in 0..5 (default 1)")
+        control_guidance_start: list[Fraction] | None = Field(None, description="k values in 0..1 (default 0)")
+        control_guidance_end: list[Fraction] | None = Field(None, description="k values in 0..1 (default 1)")
 
     class Txt2ImgRequest(DiffusionOptions, ControlNetOptions):
         """Every input of the txt2img contract (DESIGN.md section 3), plus the response's form."""
 
         model: StrictStr | None = Field(None, description="exported variant (default: the first exported)")
-        height: StrictInt | None = None
-        width: StrictInt | None = None
+        height: StrictInt | None = Field(None, json_schema_extra=side_bounds)
+        width: StrictInt | None = Field(None, json_schema_extra=side_bounds)
         num_images: StrictInt = Field(1, ge=1, le=settings.max_images)
         response_format: Literal["png", "b64_json"] = Field("png", description="png: image/png bytes (one image)")
         stream: StrictBool = Field(False, description="Server-Sent Events: progress per step, then the image")
@@ -203,13 +295,13 @@ def build_request_models(settings: GatewaySettings) -> RequestModels:
 
         image: StrictStr | None = Field(None, description="required: base64 PNG/JPEG/WebP (JSON) or a file "
                                                           "(multipart); RGBA/greyscale are converted to RGB")
-        strength: Number | None = Field(None, ge=0, le=1, allow_inf_nan=False, description="default 0.8")
+        strength: Number | None = Field(None, ge=0, le=1, description="default 0.8")
 
     class InpaintRequest(Img2ImgRequest):
         """The inpaint contract: img2img's inputs plus the mask (white repaints)."""
 
         mask_image: StrictStr | None = Field(None, description="required: greyscale mask like image, white "
                                                                "(>= 128) repaints; base64 or a file")
-        strength: Number | None = Field(None, ge=0, le=1, allow_inf_nan=False, description="default 1.0")
+        strength: Number | None = Field(None, ge=0, le=1, description="default 1.0")
 
     return RequestModels(ImageGenerationRequest, ImageEditRequest, Txt2ImgRequest, Img2ImgRequest, InpaintRequest)

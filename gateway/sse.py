@@ -6,13 +6,17 @@ import json
 from typing import AsyncIterator, Callable
 
 import anyio
+from pydantic import BaseModel
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from gateway.disconnect import wait_for_disconnect
 
 
-def event(name: str, data: dict) -> bytes:
+def event(name: str, data: dict | BaseModel) -> bytes:
+    """One event; a model's data leaves out its unset optional fields (as the JSON responses do)."""
+    if isinstance(data, BaseModel):
+        data = data.model_dump(exclude_none=True)
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 

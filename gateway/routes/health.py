@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.schemas import Readiness
+
 router = APIRouter(tags=["operations"])
 
 
@@ -14,7 +16,8 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="A Triton replica is ready with the models the gateway needs")
+@router.get("/readyz", summary="A Triton replica is ready with the models the gateway needs", response_model=Readiness,
+            responses={503: {"model": Readiness, "description": "No replica is ready (`status: not ready`, `error`)"}})
 async def readyz(request: Request) -> JSONResponse:
     """200 when a replica has the required models; `optional` says which other routes' models are served."""
     state = request.app.state.gateway
@@ -29,6 +32,8 @@ async def readyz(request: Request) -> JSONResponse:
                                    "code": "no_replica_available"}}, status_code=503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                             "description": "Prometheus text exposition format"}})
 async def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from gateway import sse
+from gateway import openapi_docs, sse
 from gateway.contract_mapping import NATIVE_IMAGE_FIELDS, NATIVE_RENAME, native_job
 from gateway.disconnect import ClientDisconnected, unless_disconnected
 from gateway.errors import invalid
@@ -22,12 +22,11 @@ from gateway.generation_service import Generated, Progress
 from gateway.metrics import route_label
 from gateway.png import b64, encode_png, encode_pngs
 from gateway.request_body import read_body
-from gateway.schemas import ErrorResponse, ImageData, RequestModels, Txt2ImgJSONResponse
+from gateway.schemas import NATIVE_EVENTS, ImageData, ImageEvent, ProgressEvent, RequestModels, Txt2ImgJSONResponse
 from gateway.security import check_api_key
 from gateway.state import GatewayState
 from gateway.streaming import stream_job
 
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 413, 429, 502, 503, 504)}
 SUMMARIES = {
     "txt2img": "Text to image (optionally ControlNet-guided)",
     "img2img": "Image to image: `image` redrawn with `strength` (optionally ControlNet-guided)",
@@ -35,24 +34,24 @@ SUMMARIES = {
 }
 
 
+RESPONSES = {200: {"content": {**openapi_docs.PNG, **openapi_docs.json_content(Txt2ImgJSONResponse),
+                                **openapi_docs.event_stream(NATIVE_EVENTS)},
+                    "description": "PNG (default), JSON with base64 images (`response_format: b64_json`), or "
+                                   "Server-Sent Events when `stream` is true: `progress` per step, then `image`"},
+             **openapi_docs.error_responses(openapi_docs.STREAMING_ROUTE_ERRORS)}
+
+
 def _openapi(model: type[BaseModel]) -> dict:
     """Both encodings in the docs: JSON with base64 images, or a multipart form with files."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    schema.pop("$defs", None)
-    form = {"type": "object", "properties": {
-        name: ({"type": "array", "items": {"type": "string", "format": "binary"}} if name == "control_images"
-               else {"type": "string", "format": "binary"}) if name in NATIVE_IMAGE_FIELDS else prop
-        for name, prop in schema.get("properties", {}).items()}}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema},
-                                                          "multipart/form-data": {"schema": form}}}}
+    images = [name for name in NATIVE_IMAGE_FIELDS if name in model.model_fields]
+    required = [name for name in ("image", "mask_image") if name in images]  # control_images are optional
+    return openapi_docs.request_body(model, file_fields=[name for name in images if name != "control_images"],
+                                     list_file_fields=[name for name in images if name == "control_images"],
+                                     required=required)
 
 
 def build_router(models: RequestModels) -> APIRouter:
     router = APIRouter(tags=["native"])
-    responses = {200: {"content": {"image/png": {}, "application/json": {"schema": Txt2ImgJSONResponse.model_json_schema()},
-                                   "text/event-stream": {}},
-                       "description": "PNG (default), JSON with base64 images, or SSE when stream is true"},
-                 **ERRORS}
 
     def add(contract: str, model: type[BaseModel]) -> None:
         async def generate(request: Request) -> Response:
@@ -60,7 +59,7 @@ def build_router(models: RequestModels) -> APIRouter:
             return await run(request, contract, body, files)
 
         router.add_api_route(f"/v1/{contract}", generate, methods=["POST"], dependencies=[Depends(check_api_key)],
-                             summary=SUMMARIES[contract], responses=responses, openapi_extra=_openapi(model),
+                             summary=SUMMARIES[contract], responses=RESPONSES, openapi_extra=_openapi(model),
                              name=contract)
 
     add("txt2img", models.Txt2ImgRequest)
@@ -98,11 +97,11 @@ async def run(request: Request, contract: str, body: BaseModel, files: dict) -> 
 def _stream_renderer(state: GatewayState):
     async def render(item: Progress | Generated) -> bytes:
         if isinstance(item, Progress):
-            return sse.event("progress", {"step": item.step, "total": item.total, "elapsed": item.elapsed_s})
+            return sse.event("progress", ProgressEvent(step=item.step, total=item.total, elapsed=item.elapsed_s))
         pngs = await asyncio.to_thread(encode_pngs, item.images, state.settings.png_compress_level)
         state.metrics.images.inc(len(pngs))
         _, height, width, _ = item.images.shape
-        return sse.event("image", {"seed": item.seed, "width": width, "height": height,
-                                   "images": [{"b64_json": b64(png)} for png in pngs]})
+        return sse.event("image", ImageEvent(seed=item.seed, width=width, height=height,
+                                             images=[ImageData(b64_json=b64(png)) for png in pngs]))
 
     return render

@@ -13,7 +13,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from gateway import sse, uploads
+from gateway import openapi_docs, sse, uploads
 from gateway.contract_mapping import job
 from gateway.disconnect import ClientDisconnected, unless_disconnected
 from gateway.errors import GatewayError, invalid
@@ -21,7 +21,8 @@ from gateway.generation_service import Generated, GenerationJob, Progress
 from gateway.metrics import route_label
 from gateway.png import b64, encode_pngs
 from gateway.request_body import read_body
-from gateway.schemas import ErrorResponse, ImageData, ImagesResponse, RequestModels
+from gateway.schemas import (ImageData, ImagesResponse, OpenAICompletedEvent, OpenAIProgressEvent, RequestModels,
+                             TokenDetails, Usage, openai_events)
 from gateway.security import check_api_key
 from gateway.state import GatewayState
 from gateway.streaming import stream_job
@@ -30,7 +31,15 @@ from gateway.streaming import stream_job
 RENAME = {"width": "size", "height": "size", "num_images": "n"}
 EDIT_RENAME = {**RENAME, "mask_image": "mask"}
 EDIT_FILES = ("image", "mask")
-ERRORS = {status: {"model": ErrorResponse} for status in (400, 401, 413, 429, 502, 503, 504)}
+ERRORS = openapi_docs.error_responses(openapi_docs.STREAMING_ROUTE_ERRORS)
+
+
+def _responses(event_prefix: str) -> dict:
+    """ImagesResponse JSON, or OpenAI's image events when `stream` is true; the gateway's errors."""
+    return {200: {"description": "ImagesResponse, or Server-Sent Events when `stream` is true: "
+                                 f"`{event_prefix}.progress` per step, then `{event_prefix}.completed` per image",
+                  "content": openapi_docs.event_stream(openai_events(event_prefix))},
+            **ERRORS}
 
 
 def _generation_inputs(body) -> dict:
@@ -43,14 +52,13 @@ def _generation_inputs(body) -> dict:
 
 
 def _edit_openapi(model) -> dict:
-    schema = model.model_json_schema()
-    schema.pop("$defs", None)
-    properties = {"image": {"type": "string", "format": "binary", "description": "PNG, JPEG or WebP; RGBA allowed"},
-                  "mask": {"type": "string", "format": "binary",
-                           "description": "PNG like image; fully transparent pixels mark the area to edit"},
-                  **schema.get("properties", {})}
-    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": ["image", "prompt"], "properties": properties}}}}}
+    """A multipart form only (as OpenAI's images.edit): the files `image` and `mask`, then the fields."""
+    extra = openapi_docs.request_body(model, file_fields=EDIT_FILES, json=False, required=["image"])
+    form = extra["requestBody"]["content"]["multipart/form-data"]["schema"]
+    form["properties"]["image"] = {**form["properties"]["image"], "description": "PNG, JPEG or WebP; RGBA allowed"}
+    form["properties"]["mask"] = {**form["properties"]["mask"],
+                                  "description": "PNG like image; fully transparent pixels mark the area to edit"}
+    return extra
 
 
 def build_router(models: RequestModels) -> APIRouter:
@@ -58,14 +66,14 @@ def build_router(models: RequestModels) -> APIRouter:
     ImageGenerationRequest = models.ImageGenerationRequest
     ImageEditRequest = models.ImageEditRequest
 
-    @router.post("/v1/images/generations", response_model=ImagesResponse, responses=ERRORS,
+    @router.post("/v1/images/generations", response_model=ImagesResponse, responses=_responses("image_generation"),
                  dependencies=[Depends(check_api_key)], summary="Create images (OpenAI images.generate)")
     async def create_images(body: ImageGenerationRequest, request: Request) -> Response:  # type: ignore[valid-type]
         state: GatewayState = request.app.state.gateway
         generation = job(state.settings, "txt2img", _generation_inputs(body), body.seed)
         return await _answer(request, state, body, generation, RENAME, "image_generation")
 
-    @router.post("/v1/images/edits", response_model=ImagesResponse, responses=ERRORS,
+    @router.post("/v1/images/edits", response_model=ImagesResponse, responses=_responses("image_edit"),
                  dependencies=[Depends(check_api_key)], openapi_extra=_edit_openapi(ImageEditRequest),
                  summary="Edit an image (OpenAI images.edit): inpaint with a mask, img2img without")
     async def edit_images(request: Request) -> Response:
@@ -79,7 +87,9 @@ def build_router(models: RequestModels) -> APIRouter:
             edit = job(state.settings, "img2img", inputs, body.seed)
         return await _answer(request, state, body, edit, EDIT_RENAME, "image_edit")
 
-    @router.get("/v1/images/{image_id}", response_class=FileResponse, responses={404: {"model": ErrorResponse}},
+    @router.get("/v1/images/{image_id}", response_class=FileResponse,
+                responses={200: {"content": openapi_docs.PNG, "description": "The PNG"},
+                           **openapi_docs.error_responses([404, 500])},
                 summary="An image from a `url` response (until it expires)")
     async def get_image(image_id: str, request: Request) -> Response:
         state: GatewayState = request.app.state.gateway
@@ -144,17 +154,16 @@ def _stream_renderer(state: GatewayState, prefix: str):
 
     async def render(item: Progress | Generated) -> bytes:
         if isinstance(item, Progress):
-            return sse.event(f"{prefix}.progress", {"type": f"{prefix}.progress", "step": item.step,
-                                                     "total": item.total, "elapsed": item.elapsed_s})
+            return sse.event(f"{prefix}.progress", OpenAIProgressEvent(
+                type=f"{prefix}.progress", step=item.step, total=item.total, elapsed=item.elapsed_s))
         pngs = await asyncio.to_thread(encode_pngs, item.images, state.settings.png_compress_level)
         state.metrics.images.inc(len(pngs))
         _, h, w, _ = item.images.shape
-        return b"".join(sse.event(f"{prefix}.completed", {
-            "type": f"{prefix}.completed", "b64_json": b64(png), "created_at": int(time.time()),
-            "size": f"{w}x{h}", "output_format": "png", "quality": "auto", "background": "opaque",
-            "image_index": index, "seed": item.seed,
-            "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0,
-                      "input_tokens_details": {"image_tokens": 0, "text_tokens": 0}},
-        }) for index, png in enumerate(pngs))
+        usage = Usage(input_tokens=0, output_tokens=0, total_tokens=0,
+                      input_tokens_details=TokenDetails(image_tokens=0, text_tokens=0))
+        return b"".join(sse.event(f"{prefix}.completed", OpenAICompletedEvent(
+            type=f"{prefix}.completed", b64_json=b64(png), created_at=int(time.time()), size=f"{w}x{h}",
+            output_format="png", quality="auto", background="opaque", image_index=index, seed=item.seed,
+            usage=usage)) for index, png in enumerate(pngs))
 
     return render

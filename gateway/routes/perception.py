@@ -17,14 +17,15 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from gateway import uploads
+from gateway import openapi_docs, uploads
 from gateway.errors import invalid
 from gateway.perception_service import PerceptionService
 from gateway.request_body import Files, read_body
-from gateway.routes.native import ERRORS
+from gateway.schemas import Number
 from gateway.security import check_api_key
+from serving.perception.contracts import MAX_SAM_PROMPTS
 
 PERCEPTION_PATHS = frozenset({"/v1/depth", "/v1/segmentation", "/v1/foreground-mask", "/v1/sam", "/v1/clip/score",
                               "/v1/clip/classify"})
@@ -42,9 +43,16 @@ class ImageRequest(_Body):
 
 class SamRequest(_Body):
     image: StrictStr | None = Field(None, description="base64 image (JSON); in a multipart form, a file")
-    input_boxes: list[Annotated[list[float], Field(min_length=4, max_length=4)]] | None = None
-    input_points: list[list[Annotated[list[float], Field(min_length=2, max_length=2)]]] | None = None
-    input_labels: list[list[int]] | None = None
+    input_boxes: list[Annotated[list[Number], Field(min_length=4, max_length=4)]] | None = Field(
+        None, min_length=1, max_length=MAX_SAM_PROMPTS,
+        description="boxes [x0, y0, x1, y1] in pixels; in a form, one field per box, each its JSON text")
+    input_points: list[Annotated[list[Annotated[list[Number], Field(min_length=2, max_length=2)]],
+                                 Field(min_length=1)]] | None = Field(
+        None, min_length=1, max_length=MAX_SAM_PROMPTS,
+        description="per prompt, points [x, y] in pixels; in a form, one field per prompt (JSON text)")
+    input_labels: list[Annotated[list[Annotated[StrictInt, Field(ge=0, le=1)]], Field(min_length=1)]] | None = Field(
+        None, min_length=1, max_length=MAX_SAM_PROMPTS,
+        description="per prompt, 1 (foreground) or 0 (background) per point; in a form, as input_points")
 
 
 class ClipScoreRequest(_Body):
@@ -56,6 +64,44 @@ class ClipClassifyRequest(_Body):
     image: StrictStr | None = Field(None, description="base64 image (JSON); in a multipart form, a file")
     labels: list[StrictStr] = Field(..., min_length=1)
     hypothesis_template: StrictStr | None = None
+
+
+class DepthJSON(BaseModel):
+    depth: str = Field(description="base64 PNG, 8-bit depth (near is bright)")
+    width: int
+    height: int
+
+
+class MaskJSON(BaseModel):
+    mask: str = Field(description="base64 PNG, 8-bit mask (white = foreground)")
+    width: int
+    height: int
+
+
+class SegmentationJSON(BaseModel):
+    color_map: str = Field(description="base64 PNG, ADE20K palette")
+    label_map: str = Field(description="base64 PNG, 8-bit class ids")
+    labels: list[int]
+    width: int
+    height: int
+
+
+class SamResponse(BaseModel):
+    masks: list[list[str]] = Field(description="per prompt, three base64 PNG masks (white = inside)")
+    iou_scores: list[list[float]]
+
+
+class ClipScoreResponse(BaseModel):
+    scores: list[float]
+
+
+class LabelScore(BaseModel):
+    label: str
+    score: float
+
+
+class ClipClassifyResponse(BaseModel):
+    labels: list[LabelScore] = Field(description="sorted by score, highest first")
 
 
 def _png(array: np.ndarray, level: int) -> bytes:
@@ -181,20 +227,34 @@ async def clip_classify(request: Request) -> JSONResponse:
     return JSONResponse({"labels": [{"label": label, "score": round(score, 6)} for label, score in ranked]})
 
 
+# (path, endpoint, request body, JSON answer, whether `response_format: png` answers the map as PNG bytes)
 ROUTES = [
-    ("/v1/depth", depth, ImageRequest), ("/v1/segmentation", segmentation, ImageRequest),
-    ("/v1/foreground-mask", foreground_mask, ImageRequest), ("/v1/sam", sam, SamRequest),
-    ("/v1/clip/score", clip_score, ClipScoreRequest), ("/v1/clip/classify", clip_classify, ClipClassifyRequest),
+    ("/v1/depth", depth, ImageRequest, DepthJSON, True),
+    ("/v1/segmentation", segmentation, ImageRequest, SegmentationJSON, True),
+    ("/v1/foreground-mask", foreground_mask, ImageRequest, MaskJSON, True),
+    ("/v1/sam", sam, SamRequest, SamResponse, False),
+    ("/v1/clip/score", clip_score, ClipScoreRequest, ClipScoreResponse, False),
+    ("/v1/clip/classify", clip_classify, ClipClassifyRequest, ClipClassifyResponse, False),
 ]
+IMAGE_FIELDS = ("image", "images")
+
+
+def _request_openapi(model: type[BaseModel]) -> dict:
+    """JSON with base64 images, or a multipart form with the images as files."""
+    images = [name for name in IMAGE_FIELDS if name in model.model_fields]
+    return openapi_docs.request_body(model, file_fields=[name for name in images if name == "image"],
+                                     list_file_fields=[name for name in images if name == "images"],
+                                     required=images)
 
 
 def build_router() -> APIRouter:
     router = APIRouter(tags=["perception"])
-    for path, endpoint, model in ROUTES:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schema.pop("$defs", None)
+    for path, endpoint, model, answer, png in ROUTES:
+        content = {**(openapi_docs.PNG if png else {}), **openapi_docs.json_content(answer)}
+        responses = {200: {"content": content, "description": "PNG (the default) or JSON (`response_format: "
+                                                              "b64_json`)" if png else "JSON"},
+                     **openapi_docs.error_responses(openapi_docs.MODEL_ROUTE_ERRORS)}
         router.add_api_route(path, endpoint, methods=["POST"], dependencies=[Depends(check_api_key)],
-                             summary=(endpoint.__doc__ or "").split("\n")[0], responses=ERRORS, name=endpoint.__name__,
-                             openapi_extra={"requestBody": {"required": True, "content": {
-                                 "application/json": {"schema": schema}, "multipart/form-data": {"schema": schema}}}})
+                             summary=(endpoint.__doc__ or "").split("\n")[0], responses=responses,
+                             name=endpoint.__name__, openapi_extra=_request_openapi(model))
     return router
