@@ -65,20 +65,23 @@ class TritonGenerationClient:
             inputs.append(tensor)
         return inputs
 
-    def outputs(self) -> list:
-        return [self._module.InferRequestedOutput(name) for name in ("image", "seed")]
-
     def generate(self, prompt: str, **options: Any) -> Txt2ImgResult:
         """Options are the model's other contract inputs (negative_prompt, image, control_image, ...)."""
+        result = self.infer(["image", "seed"], prompt=prompt, **options)
+        return Txt2ImgResult(images=result["image"], seed=int(result["seed"][0]))
+
+    def infer(self, outputs: list[str] | None = None, **inputs: Any) -> dict[str, np.ndarray]:
+        """Any contract inputs -> the named outputs (default: all of the contract's), e.g. a workflow's mask."""
         from tritonclient.utils import InferenceServerException
 
+        names = outputs or [spec.name for spec in GENERATION_CONTRACTS[self.model_name].outputs]
         kwargs = {"client_timeout": self.timeout_s} if self.protocol == "grpc" else {}
         try:
-            result = self._client.infer(self.model_name, self.build_inputs(prompt=prompt, **options),
-                                        outputs=self.outputs(), **kwargs)
+            result = self._client.infer(self.model_name, self.build_inputs(**inputs),
+                                        outputs=[self._module.InferRequestedOutput(name) for name in names], **kwargs)
         except InferenceServerException as error:
             raise TritonInferenceError(error.message()) from error
-        return Txt2ImgResult(images=result.as_numpy("image"), seed=int(result.as_numpy("seed")[0]))
+        return {name: result.as_numpy(name) for name in names}
 
     def model_statistics(self, model_name: str) -> dict:
         if self.protocol == "grpc":

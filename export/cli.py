@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="dynamic batcher delay for the UNet (0: batch only what is already queued)")
     parser.add_argument("--orchestrator-instances", action="append", default=[], metavar="NAME=N",
                         help="instances of a plain orchestrator (each is a process; default txt2img=4, img2img=2, "
-                             "inpaint=2); repeatable")
+                             "inpaint=2, workflows 1); repeatable")
     add_perception_arguments(parser)
     args = parser.parse_args(argv)
     if args.preset is None and args.model is None:
@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.perception:
         export_requested_perception(args)
-        if not args.components:  # perception only: no diffusion pipeline to build
+        if not args.components:  # perception only: no diffusion pipeline to build; workflows it completes
+            install_orchestrators(args.output, args.orchestrator_instances, keep_existing=True)
             return
     started = time.perf_counter()
     source = fuse_loras(load_source(args.preset, args.model), args.lora)
@@ -101,10 +102,10 @@ def main(argv: list[str] | None = None) -> None:
             options = replace(options, warmup_sizes=descriptor.sizes_for_image(
                 args.warmup_size, args.warmup_size, source.vae_scale_factor))
         reports.append(export_component(source, name, args.output, args.runtime, options, model_name, module))
-    install_orchestrators(args.output, args.orchestrator_instances)
     settings = pipeline_settings_for(source, args.max_image_size, args.variant, args.components)
     controlnets = {kind: controlnet_model_name(kind) for kind in source.controlnets}
     write_pipeline_assets(source, args.output, settings, args.variant, controlnets)
+    install_orchestrators(args.output, args.orchestrator_instances)
     write_manifest(args.output, source, args.runtime, reports, args.variant)
     log.info("exported %s as variant %r (%s) to %s in %.1f s", source.name, args.variant, args.runtime, args.output,
              time.perf_counter() - started)

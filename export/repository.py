@@ -27,8 +27,6 @@ from serving.component_model import TritonPythonModel  # noqa: F401
 MANIFEST = "export_manifest.json"
 # Hand-written orchestrators are source in the project's model_repository/; an export elsewhere gets a
 # copy. The generation orchestrators are generated from their contracts (export/orchestrators.py).
-SOURCE_REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
-ORCHESTRATORS: tuple[str, ...] = ()
 
 
 def pipeline_settings_for(source: PipelineSource, max_image_size: int, variant: str,
@@ -116,13 +114,9 @@ def write_manifest(repository: Path, source: PipelineSource, runtime: str, repor
     return path
 
 
-def install_orchestrators(repository: Path, instances: dict[str, int] | None = None) -> None:
-    """Generates the generation orchestrators; copies hand-written ones when exporting outside the source tree."""
-    generated = install_generation_orchestrators(repository, instances)
-    log.info("orchestrators %s written to %s", ", ".join(generated), repository)
-    if repository.resolve() == SOURCE_REPOSITORY:
-        return
-    for name in ORCHESTRATORS:
-        (repository / name / "1").mkdir(parents=True, exist_ok=True)
-        for relative in ("config.pbtxt", "1/model.py"):
-            shutil.copy2(SOURCE_REPOSITORY / name / relative, repository / name / relative)
+def install_orchestrators(repository: Path, instances: dict[str, int] | None = None,
+                          keep_existing: bool = False) -> None:
+    """Generates the generation orchestrators, and each photo workflow whose models the repository holds."""
+    generated = install_generation_orchestrators(repository, instances, keep_existing)
+    if generated:
+        log.info("orchestrators %s written to %s", ", ".join(generated), repository)

@@ -43,6 +43,10 @@ class OrchestratorContract:
     inputs: tuple[TensorContract, ...]
     outputs: tuple[TensorContract, ...]
     decoupled: bool = False
+    # "module:Class" of the runner the orchestrator model hosts (imported in the Triton stub only).
+    runner: str = "serving.pipelines.generation_runner:GenerationRunner"
+    # Triton models that must be in the repository for `python -m export` to install this orchestrator.
+    requires: tuple[str, ...] = ()
 
     def input(self, name: str) -> TensorContract:
         return next(spec for spec in self.inputs if spec.name == name)
@@ -54,7 +58,8 @@ class OrchestratorContract:
     def streaming_twin(self) -> "OrchestratorContract":
         """The decoupled twin: the same inputs, one progress response per step, then the result."""
         return OrchestratorContract(f"{self.name}_stream", f"{self.summary} Decoupled: progress per step.",
-                                    self.inputs, self.outputs + PROGRESS_OUTPUTS, decoupled=True)
+                                    self.inputs, self.outputs + PROGRESS_OUTPUTS, decoupled=True,
+                                    runner=self.runner, requires=self.requires)
 
 
 T = TensorContract
@@ -96,6 +101,7 @@ PROGRESS_OUTPUTS = (
     T("step", "INT32", (1,), allowed="completed denoising steps"),
     T("total", "INT32", (1,), allowed="denoising steps of the request"),
     T("elapsed_s", "FP32", (1,), allowed="seconds since the request started"),
+    T("stage", "BYTES", (1,), allowed="the stage running: a workflow's stage, or denoise"),
 )
 
 TXT2IMG = OrchestratorContract(
@@ -109,9 +115,85 @@ INPAINT = OrchestratorContract(
                "(StableDiffusionInpaintPipeline; with ControlNet StableDiffusionControlNetInpaintPipeline).",
     TXT2IMG_INPUTS + (IMAGE_INPUT, MASK_INPUT, _strength("1.0")) + CONTROLNET_INPUTS, GENERATION_OUTPUTS)
 
+
+# Photo workflows (DESIGN.md section 3): perception stages, then a conditioned generation, then compositing.
+WORKFLOW_COMMON = tuple(spec for spec in TXT2IMG_INPUTS if spec.name not in ("height", "width"))
+PHOTO_INPUT = T("image", "UINT8", (-1, -1, -1), "required", "RGB [H,W,3] or RGBA [H,W,4], up to 4096 px per side",
+                optional=False)
+MAX_SIDE_INPUT = T("max_side", "INT32", (1,), "the model's native size",
+                   "output keeps the photo's aspect ratio, longest side at most this (up to `--max-image-size`), "
+                   "sides rounded down to the latent stride")
+KEEP_MASK_DOC = "[H, W] 255 where the output is the input photo, bit for bit"
+
+BACKGROUND_REPLACE = OrchestratorContract(
+    "background_replace",
+    "Product packshots: foreground mask -> depth -> ControlNet-depth inpainting of the background -> the "
+    "original product composited back, bit-identical where the mask is 255.",
+    WORKFLOW_COMMON + (
+        PHOTO_INPUT,
+        T("mask_image", "UINT8", (-1, -1), "foreground_mask (or the RGBA alpha)",
+          "[H,W] like image, 255 = product to keep"),
+        T("controlnet_conditioning_scale", "FP32", (1,), "1.0", "0..5"),
+        T("mask_dilation", "INT32", (1,), "0", "0..64 px the repainted background reaches under the product edge"),
+        T("mask_feather", "INT32", (1,), "0", "0..64 px of soft edge when the product is composited back"),
+        MAX_SIDE_INPUT,
+    ),
+    GENERATION_OUTPUTS + (
+        T("mask", "UINT8", (-1, -1), allowed=KEEP_MASK_DOC + " (the composite's alpha)"),
+        T("depth", "UINT8", (-1, -1), allowed="[H, W] the depth image that conditioned the ControlNet"),
+    ),
+    runner="serving.workflows.background_replace:BackgroundReplace",
+    requires=("foreground_mask", "depth_estimator", "controlnet_depth", "unet_controlnet", "vae_encoder"),
+)
+
+RESTYLE_ROOM = OrchestratorContract(
+    "restyle_room",
+    "Interiors: depth and ADE20K segmentation -> depth + segmentation MultiControlNet, as txt2img or (with "
+    "strength) img2img; keep_classes stay the input photo, bit for bit.",
+    WORKFLOW_COMMON + (
+        T("image", "UINT8", (-1, -1, 3), "required", "RGB [H,W,3], up to 4096 px per side", optional=False),
+        T("strength", "FP32", (1,), "absent: txt2img guided by the room's structure", "0..1: img2img from the photo"),
+        T("depth_scale", "FP32", (1,), "1.0", "0..5, the depth ControlNet's conditioning scale"),
+        T("seg_scale", "FP32", (1,), "1.0", "0..5, the segmentation ControlNet's conditioning scale"),
+        T("keep_classes", "BYTES", (-1,), "none", "ADE20K class names kept from the photo, e.g. wall, window, floor"),
+        MAX_SIDE_INPUT,
+    ),
+    GENERATION_OUTPUTS + (
+        T("mask", "UINT8", (-1, -1), allowed=KEEP_MASK_DOC + " (0 everywhere without keep_classes)"),
+        T("depth", "UINT8", (-1, -1), allowed="[H, W] the depth ControlNet's condition"),
+        T("segmentation", "UINT8", (-1, -1, 3), allowed="[H, W, 3] the ADE20K colour map ControlNet-seg saw"),
+    ),
+    runner="serving.workflows.restyle_room:RestyleRoom",
+    requires=("depth_estimator", "segmenter", "controlnet_depth", "controlnet_seg", "unet_controlnet"),
+)
+
+PRODUCT_ENHANCE = OrchestratorContract(
+    "product_enhance",
+    "Product photoshoots: repaint the product region (mask_image, dilated) with ControlNet depth; every pixel "
+    "outside the dilated mask stays the input photo, bit for bit.",
+    WORKFLOW_COMMON + (
+        T("image", "UINT8", (-1, -1, 3), "required", "RGB [H,W,3], up to 4096 px per side", optional=False),
+        T("mask_image", "UINT8", (-1, -1), "required", "[H,W] like image, >= 128 = the product region to enhance",
+          optional=False),
+        T("strength", "FP32", (1,), "0.6", "0..1, how far the product may change"),
+        T("controlnet_conditioning_scale", "FP32", (1,), "1.0", "0..5"),
+        T("mask_dilation", "INT32", (1,), "8", "0..64 px added around the product region"),
+        MAX_SIDE_INPUT,
+    ),
+    GENERATION_OUTPUTS + (
+        T("mask", "UINT8", (-1, -1), allowed="[H, W] 255 where the output was repainted (the dilated region); "
+                                            "elsewhere the output is the input photo, bit for bit"),
+        T("depth", "UINT8", (-1, -1), allowed="[H, W] the depth image that conditioned the ControlNet"),
+    ),
+    runner="serving.workflows.product_enhance:ProductEnhance",
+    requires=("depth_estimator", "controlnet_depth", "unet_controlnet", "vae_encoder"),
+)
+
+WORKFLOWS = (BACKGROUND_REPLACE, RESTYLE_ROOM, PRODUCT_ENHANCE)
+
 GENERATION_CONTRACTS: dict[str, OrchestratorContract] = {
     contract.name: contract
-    for base in (TXT2IMG, IMG2IMG, INPAINT)
+    for base in (TXT2IMG, IMG2IMG, INPAINT, *WORKFLOWS)
     for contract in (base, base.streaming_twin())
 }
 

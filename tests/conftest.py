@@ -30,15 +30,26 @@ CONTROLNET_KINDS = ("depth", "seg")
 LORA_SCALE = 0.8
 
 
+# Perception (issue 8) and the photo workflows (issue 9) that use it are served by the same repository.
+PERCEPTION_MODELS = ["clip_score", "clip_classify", "depth_estimator", "segmenter", "foreground_mask", "sam"]
+PERCEPTION_PRESETS = {"clip": "tiny", "depth": "tiny", "segmenter": "tiny", "foreground": "tiny", "sam": "tiny"}
+# One process each for img2img, inpaint and the workflows keeps the server's start short and its memory
+# bounded (each is a process importing torch); txt2img keeps 4 for concurrency.
+SMALL_INSTANCES = ("img2img", "inpaint", "background_replace", "restyle_room", "product_enhance")
+
+
 def export_repository(directory: Path, runtime: str = "onnxruntime", extra: list[str] | None = None,
-                      lora_file: Path | None = None) -> Path:
+                      lora_file: Path | None = None, perception: bool = False) -> Path:
     """The tiny preset as variant `base` with two ControlNets; with `lora_file`, also the variants
     `inpainting` (a 9-channel inpainting UNet) and `lora` (the LoRA fused into UNet and text encoder),
-    which share the base's other components."""
+    which share the base's other components; with `perception`, the perception models and the workflows."""
     controlnets = [arg for kind in CONTROLNET_KINDS for arg in ("--controlnet", kind)]
-    # One process each for img2img and inpaint keeps the server's start short; txt2img keeps 4 for concurrency.
-    common = ["--runtime", runtime, "--output", str(directory), "--orchestrator-instances", "img2img=1",
-              "--orchestrator-instances", "inpaint=1", *(extra or [])]
+    common = ["--runtime", runtime, "--output", str(directory),
+              *[arg for name in SMALL_INSTANCES for arg in ("--orchestrator-instances", f"{name}=1")], *(extra or [])]
+    if perception:
+        from export.perception.repository import export_perception
+
+        export_perception(PERCEPTION_MODELS, PERCEPTION_PRESETS, directory, "onnxruntime", instance_count=1)
     export_main(["--preset", "tiny", "--components", TINY_COMPONENTS, *controlnets, *common])
     if lora_file is not None:
         export_main(["--preset", "tiny-inpaint", "--variant", "inpainting", "--components", "unet", *common])
@@ -56,8 +67,9 @@ def lora_file(tiny_source, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_repository(tmp_path_factory: pytest.TempPathFactory, lora_file: Path) -> Path:
-    """The tiny preset exported with onnxruntime (all components, ControlNets, variants) into a temporary repository."""
-    return export_repository(tmp_path_factory.mktemp("repo-onnxruntime"), lora_file=lora_file)
+    """The tiny preset exported with onnxruntime (all components, ControlNets, variants, perception models and
+    workflows) into a temporary repository."""
+    return export_repository(tmp_path_factory.mktemp("repo-onnxruntime"), lora_file=lora_file, perception=True)
 
 
 @pytest.fixture(scope="session")
@@ -78,24 +90,20 @@ def tiny_source():
     return build()
 
 
-# Perception (issue 8): the tiny presets of every perception model in their own repository and server,
-# so the txt2img tests do not pay for them and vice versa.
-PERCEPTION_MODELS = ["clip_score", "clip_classify", "depth_estimator", "segmenter", "foreground_mask", "sam"]
+@pytest.fixture(scope="session")
+def perception_server(triton_server):
+    """The perception models are served by the session server (one tritonserver, not two)."""
+    return triton_server
+
+
+TXT2IMG_MODELS = ("txt2img", "txt2img_stream", "text_encoder", "unet", "vae_decoder")
 
 
 @pytest.fixture(scope="session")
-def perception_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from export.perception.repository import export_perception
-
-    directory = tmp_path_factory.mktemp("repo-perception")
-    presets = {"clip": "tiny", "depth": "tiny", "segmenter": "tiny", "foreground": "tiny", "sam": "tiny"}
-    export_perception(PERCEPTION_MODELS, presets, directory, "onnxruntime", instance_count=1)
+def txt2img_repository(tiny_repository: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Only txt2img and its components, linked from `tiny_repository`: for tests that start extra servers
+    (failover replicas, serve-all), which then load in a fraction of the full repository's time and memory."""
+    directory = tmp_path_factory.mktemp("repo-txt2img")
+    for name in TXT2IMG_MODELS:
+        (directory / name).symlink_to(tiny_repository / name, target_is_directory=True)
     return directory
-
-
-@pytest.fixture(scope="session")
-def perception_server(perception_repository: Path, tmp_path_factory: pytest.TempPathFactory):
-    log_file = tmp_path_factory.mktemp("logs-perception") / "tritonserver.log"
-    with TritonServer(perception_repository, ServerPorts.free(), log_file=log_file) as server:
-        yield server
-    log.info("perception tritonserver log: %s", log_file)

@@ -44,3 +44,35 @@ def colorize(label_map: np.ndarray, palette: np.ndarray = ADE20K_PALETTE) -> np.
     colors[:-1] = palette
     index = np.where((label_map >= 0) & (label_map < len(palette)), label_map, len(palette))
     return colors[index]
+
+
+# Class i's name (mmsegmentation's ADE20KDataset.CLASSES; "bed " trimmed), for requests that name classes.
+ADE20K_CLASSES = (
+    "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass", "cabinet",
+    "sidewalk", "person", "earth", "door", "table", "mountain", "plant", "curtain", "chair", "car", "water",
+    "painting", "sofa", "shelf", "house", "sea", "mirror", "rug", "field", "armchair", "seat", "fence", "desk",
+    "rock", "wardrobe", "lamp", "bathtub", "railing", "cushion", "base", "box", "column", "signboard",
+    "chest of drawers", "counter", "sand", "sink", "skyscraper", "fireplace", "refrigerator", "grandstand", "path",
+    "stairs", "runway", "case", "pool table", "pillow", "screen door", "stairway", "river", "bridge", "bookcase",
+    "blind", "coffee table", "toilet", "flower", "book", "hill", "bench", "countertop", "stove", "palm",
+    "kitchen island", "computer", "swivel chair", "boat", "bar", "arcade machine", "hovel", "bus", "towel", "light",
+    "truck", "tower", "chandelier", "awning", "streetlight", "booth", "television receiver", "airplane",
+    "dirt track", "apparel", "pole", "land", "bannister", "escalator", "ottoman", "bottle", "buffet", "poster",
+    "stage", "van", "ship", "fountain", "conveyer belt", "canopy", "washer", "plaything", "swimming pool", "stool",
+    "barrel", "basket", "waterfall", "tent", "bag", "minibike", "cradle", "oven", "ball", "food", "step", "tank",
+    "trade name", "microwave", "pot", "animal", "bicycle", "lake", "dishwasher", "screen", "blanket", "sculpture",
+    "hood", "sconce", "vase", "traffic light", "tray", "ashcan", "fan", "pier", "crt screen", "plate", "monitor",
+    "bulletin board", "shower", "radiator", "glass", "clock", "flag",
+)
+ADE20K_ALIASES = {"window": "windowpane", "trash can": "ashcan", "tv": "television receiver"}
+
+
+def class_ids(names: list[str]) -> list[int]:
+    """ADE20K ids of class names (case-insensitive; a few everyday aliases); KeyError names the unknown one."""
+    ids = []
+    for name in names:
+        key = ADE20K_ALIASES.get(name.strip().lower(), name.strip().lower())
+        if key not in ADE20K_CLASSES:
+            raise KeyError(name)
+        ids.append(ADE20K_CLASSES.index(key))
+    return ids

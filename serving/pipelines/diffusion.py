@@ -43,6 +43,7 @@ class StepProgress:
     step: int  # 1-based, completed steps
     total: int
     elapsed_s: float
+    stage: str = "denoise"  # workflows report their other stages (mask, depth, ...) with the steps so far
 
 
 ProgressCallback = Callable[[StepProgress], None]

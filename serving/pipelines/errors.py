@@ -23,3 +23,12 @@ class RequestCancelled(RuntimeError):
 
 class ComponentError(RuntimeError):
     """A component model (UNet, VAE...) failed; the message carries the component's own error."""
+
+
+class UnprocessableInputError(InvalidInputError):
+    """A well-formed input the workflow cannot work with (a photo with no foreground); HTTP 422 at the gateway."""
+
+    def __init__(self, input_name: str, reason: str) -> None:
+        ValueError.__init__(self, f"unprocessable input '{input_name}': {reason}")
+        self.input_name = input_name
+        self.reason = reason

@@ -68,7 +68,7 @@ class GenerationParams:
         return min(int(self.num_inference_steps * self.strength), self.num_inference_steps)
 
 
-def _single(inputs: Inputs, name: str) -> object | None:
+def single_value(inputs: Inputs, name: str) -> object | None:
     value = inputs.get(name)
     if value is None:
         return None
@@ -89,9 +89,9 @@ def _decimal(value: np.float32) -> float:
     return float(str(value))
 
 
-def _text(inputs: Inputs, name: str) -> str | None:
+def text_value(inputs: Inputs, name: str) -> str | None:
     try:
-        value = _single(inputs, name)
+        value = single_value(inputs, name)
     except UnicodeDecodeError:
         raise InvalidInputError(name, "must be UTF-8 text") from None
     if value is not None and not isinstance(value, str):
@@ -99,8 +99,8 @@ def _text(inputs: Inputs, name: str) -> str | None:
     return value
 
 
-def _int_in(inputs: Inputs, name: str, default: int, low: int, high: int) -> int:
-    value = _single(inputs, name)
+def int_in(inputs: Inputs, name: str, default: int, low: int, high: int) -> int:
+    value = single_value(inputs, name)
     if value is None:
         return default
     if isinstance(value, float) and not value.is_integer():
@@ -111,7 +111,7 @@ def _int_in(inputs: Inputs, name: str, default: int, low: int, high: int) -> int
     return value
 
 
-def _float_in(name: str, value: object, low: float, high: float) -> float:
+def float_in(name: str, value: object, low: float, high: float) -> float:
     value = _decimal(value) if isinstance(value, np.float32) else float(value)
     if not math.isfinite(value) or not low <= value <= high:
         raise InvalidInputError(name, f"{value} is not a finite number in [{low:g}, {high:g}]")
@@ -133,16 +133,18 @@ def _check_size(name: str, value: int, maximum: int, multiple: int) -> int:
     return value
 
 
-def _image(inputs: Inputs, name: str, channels: int | None) -> np.ndarray | None:
-    """An image tensor [H, W, C] (or [H, W] when channels is None) of uint8, non-empty and not huge."""
+def image_value(inputs: Inputs, name: str, channels: int | tuple[int, ...] | None) -> np.ndarray | None:
+    """An image tensor [H, W, C] (C in `channels`; [H, W] when channels is None) of uint8, non-empty and not huge."""
     value = inputs.get(name)
     if value is None:
         return None
     value = np.asarray(value)
-    shape_rule = "[H, W, 3] RGB" if channels else "[H, W] single-channel"
+    allowed = (channels,) if isinstance(channels, int) else channels
+    shape_rule = (f"[H, W, {'|'.join(map(str, allowed))}] {'RGB or RGBA' if 4 in allowed else 'RGB'}" if channels
+                  else "[H, W] single-channel")
     if value.dtype != np.uint8:
         raise InvalidInputError(name, f"must be uint8 {shape_rule}, got {value.dtype}")
-    if value.ndim != (3 if channels else 2) or (channels and value.shape[-1] != channels):
+    if value.ndim != (3 if channels else 2) or (channels and value.shape[-1] not in allowed):
         raise InvalidInputError(name, f"must be {shape_rule}, got shape {list(value.shape)}")
     if min(value.shape[:2]) == 0:
         raise InvalidInputError(name, f"is empty (shape {list(value.shape)})")
@@ -157,7 +159,7 @@ def _sizes(inputs: Inputs, settings: PipelineSettings, reference: tuple[str, np.
     sizes = []
     for axis, maximum, native in (("height", settings.max_height, settings.default_height),
                                   ("width", settings.max_width, settings.default_width)):
-        requested = _int_in(inputs, axis, 0, 1, 2**31 - 1)
+        requested = int_in(inputs, axis, 0, 1, 2**31 - 1)
         if requested:
             sizes.append(_check_size(axis, requested, maximum, multiple))
             continue
@@ -181,7 +183,7 @@ def _floats(inputs: Inputs, name: str, k: int, default: float, low: float, high:
     flat = np.asarray(value).reshape(-1)
     if flat.size != k:
         raise InvalidInputError(name, f"has {flat.size} values; it needs one per ControlNet ({k})")
-    return tuple(_float_in(name, v, low, high) for v in flat)
+    return tuple(float_in(name, v, low, high) for v in flat)
 
 
 def _control(inputs: Inputs, catalog: VariantCatalog, settings: PipelineSettings, model: str) -> ControlParams | None:
@@ -230,30 +232,30 @@ def parse_generation_inputs(inputs: Inputs, contract: OrchestratorContract, cata
     unexpected = sorted(name for name, value in inputs.items() if value is not None and name not in contract.input_names)
     if unexpected:
         raise InvalidInputError(unexpected[0], f"is not an input of {contract.name}")
-    prompt = _text(inputs, "prompt")
+    prompt = text_value(inputs, "prompt")
     if prompt is None:
         raise InvalidInputError("prompt", "is required")
     if not prompt.strip():
         raise InvalidInputError("prompt", "must be a non-empty string")
-    model = _text(inputs, "model") or catalog.default
+    model = text_value(inputs, "model") or catalog.default
     if model not in settings_of:
         raise InvalidInputError("model", f"unknown model variant {model!r}; available: {', '.join(catalog.variants)}")
     settings = settings_of[model]
-    guidance = _single(inputs, "guidance_scale")
-    guidance = DEFAULT_GUIDANCE if guidance is None else _float_in("guidance_scale", guidance, *GUIDANCE_RANGE)
-    scheduler = _text(inputs, "scheduler") or DEFAULT_SCHEDULER
+    guidance = single_value(inputs, "guidance_scale")
+    guidance = DEFAULT_GUIDANCE if guidance is None else float_in("guidance_scale", guidance, *GUIDANCE_RANGE)
+    scheduler = text_value(inputs, "scheduler") or DEFAULT_SCHEDULER
     if scheduler not in SCHEDULERS:
         raise InvalidInputError("scheduler", f"unknown scheduler {scheduler!r}; allowed: {', '.join(SCHEDULERS)}")
-    seed = _single(inputs, "seed")
-    steps = _int_in(inputs, "num_inference_steps", DEFAULT_STEPS, *STEPS_RANGE)
+    seed = single_value(inputs, "seed")
+    steps = int_in(inputs, "num_inference_steps", DEFAULT_STEPS, *STEPS_RANGE)
 
     image = mask = None
     if "image" in contract.input_names:
-        image = _image(inputs, "image", 3)
+        image = image_value(inputs, "image", 3)
         if image is None:
             raise InvalidInputError("image", "is required")
     if "mask_image" in contract.input_names:
-        mask = _image(inputs, "mask_image", None)
+        mask = image_value(inputs, "mask_image", None)
         if mask is None:
             raise InvalidInputError("mask_image", "is required")
         if mask.shape != image.shape[:2]:
@@ -261,8 +263,8 @@ def parse_generation_inputs(inputs: Inputs, contract: OrchestratorContract, cata
                                                   f"{image.shape[1]}x{image.shape[0]}; they must match")
     strength = 1.0
     if "strength" in contract.input_names:
-        value = _single(inputs, "strength")
-        strength = float(contract.input("strength").default) if value is None else _float_in("strength", value, 0.0, 1.0)
+        value = single_value(inputs, "strength")
+        strength = float(contract.input("strength").default) if value is None else float_in("strength", value, 0.0, 1.0)
         if min(int(steps * strength), steps) < 1:
             raise InvalidInputError("strength", f"{strength:g} x {steps} steps leaves no denoising step; raise "
                                                 "strength or num_inference_steps")
@@ -273,14 +275,14 @@ def parse_generation_inputs(inputs: Inputs, contract: OrchestratorContract, cata
     height, width = _sizes(inputs, settings, reference)
     return GenerationParams(
         prompt=prompt,
-        negative_prompt=_text(inputs, "negative_prompt") or "",
+        negative_prompt=text_value(inputs, "negative_prompt") or "",
         num_inference_steps=steps,
         guidance_scale=guidance,
-        seed=secrets.randbelow(2**31) if seed is None else _int_in(inputs, "seed", 0, *SEED_RANGE),
+        seed=secrets.randbelow(2**31) if seed is None else int_in(inputs, "seed", 0, *SEED_RANGE),
         height=height,
         width=width,
         scheduler=scheduler,
-        num_images=_int_in(inputs, "num_images", 1, *NUM_IMAGES_RANGE),
+        num_images=int_in(inputs, "num_images", 1, *NUM_IMAGES_RANGE),
         model=model,
         image=image,
         mask_image=mask,

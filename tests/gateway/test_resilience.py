@@ -15,9 +15,9 @@ from tests.gateway.conftest import LONG_REQUEST, LogWatch, cancelled_steps, deco
 
 
 @pytest.fixture(scope="module")
-def second_replica(tiny_repository, tmp_path_factory):
+def second_replica(txt2img_repository, tmp_path_factory):
     """A second tritonserver on the same repository (killed and restarted by the tests)."""
-    server = TritonServer(tiny_repository, ServerPorts.free(), log_file=tmp_path_factory.mktemp("replica2") / "triton.log")
+    server = TritonServer(txt2img_repository, ServerPorts.free(), log_file=tmp_path_factory.mktemp("replica2") / "triton.log")
     server.start()
     yield server
     server.stop()

@@ -19,9 +19,9 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_with_triton_serves_then_stops_both(tiny_repository, tmp_path) -> None:
+def test_with_triton_serves_then_stops_both(txt2img_repository, tmp_path) -> None:
     port, grpc, http, metrics = free_port(), free_port(), free_port(), free_port()
-    command = [sys.executable, "-m", "gateway", "--with-triton", "--model-repository", str(tiny_repository),
+    command = [sys.executable, "-m", "gateway", "--with-triton", "--model-repository", str(txt2img_repository),
                "--port", str(port), "--triton-grpc-port", str(grpc), "--triton-http-port", str(http),
                "--triton-metrics-port", str(metrics), "--triton-log-file", str(tmp_path / "triton.log")]
     env = {"GATEWAY_IMAGE_DIR": str(tmp_path / "images"), "PATH": "/usr/bin:/bin"}
