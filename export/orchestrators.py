@@ -19,7 +19,7 @@ from serving.orchestrator_model import TritonPythonModel  # noqa: F401
 # in flight, so their UNet steps meet in the UNet's dynamic batcher. Decoupled twins run requests on
 # worker threads inside one instance.
 PLAIN_INSTANCES = {"txt2img": 4, "img2img": 2, "inpaint": 2, "background_replace": 1, "restyle_room": 1,
-                   "product_enhance": 1}
+                   "product_enhance": 1, "product_finder": 1}
 STREAM_WORKERS = 4
 TRITON_TYPES = {"BYTES": "TYPE_STRING", "UINT8": "TYPE_UINT8", "INT32": "TYPE_INT32", "INT64": "TYPE_INT64",
                 "FP32": "TYPE_FP32"}

@@ -189,12 +189,40 @@ PRODUCT_ENHANCE = OrchestratorContract(
     requires=("depth_estimator", "controlnet_depth", "unet_controlnet", "vae_encoder"),
 )
 
+MAX_FINDER_LABELS = 31  # clip_classify takes 32 labels; one is the implicit "background"
+PRODUCT_FINDER = OrchestratorContract(
+    "product_finder",
+    "Product photoshoots: the objects of the given classes in a photo. SAM proposals from a point grid (best "
+    "mask per point, overlaps removed) -> each box crop classified by CLIP zero-shot over the labels plus "
+    "\"background\" -> those whose best label is not background and whose probability reaches `threshold`. "
+    "Nothing found is a valid answer (zero objects).",
+    (
+        PHOTO_INPUT,
+        T("labels", "BYTES", (-1,), "required", f"1..{MAX_FINDER_LABELS} non-empty class names, e.g. handbag",
+          optional=False),
+        T("threshold", "FP32", (1,), "0.5", "0..1, the least CLIP probability of a found object"),
+        T("points_per_side", "INT32", (1,), "6", "1..8: SAM prompts on an n x n grid"),
+        T("min_mask_score", "FP32", (1,), "0.88", "0..1, SAM's predicted IoU a proposal needs (SAM's automatic "
+                                                  "mask generator default)"),
+        T("max_objects", "INT32", (1,), "8", "1..64"),
+    ),
+    (
+        T("labels", "BYTES", (-1,), allowed="[m] the class of each object found, by probability"),
+        T("scores", "FP32", (-1,), allowed="[m] its CLIP probability"),
+        T("masks", "UINT8", (-1, -1, -1), allowed="[m, H, W] 255 inside the object"),
+        T("boxes", "FP32", (-1, 4), allowed="[m, 4] x1, y1, x2, y2 in pixels (inclusive)"),
+    ),
+    runner="serving.workflows.product_finder:ProductFinder",
+    requires=("sam", "clip_classify"),
+)
+
 WORKFLOWS = (BACKGROUND_REPLACE, RESTYLE_ROOM, PRODUCT_ENHANCE)
 
 GENERATION_CONTRACTS: dict[str, OrchestratorContract] = {
-    contract.name: contract
-    for base in (TXT2IMG, IMG2IMG, INPAINT, *WORKFLOWS)
-    for contract in (base, base.streaming_twin())
+    **{contract.name: contract
+       for base in (TXT2IMG, IMG2IMG, INPAINT, *WORKFLOWS)
+       for contract in (base, base.streaming_twin())},
+    PRODUCT_FINDER.name: PRODUCT_FINDER,  # no denoising steps to stream
 }
 
 
@@ -214,6 +242,7 @@ def contracts_markdown() -> str:
         if contract.decoupled:
             continue
         outputs = ", ".join(f"`{spec.name}` {spec.dtype} [{','.join(map(str, spec.dims))}]" for spec in contract.outputs)
-        parts.append(f"#### `{contract.name}` (and `{contract.name}_stream`)\n\n{contract.summary}\n\n"
+        twin = f" (and `{contract.name}_stream`)" if f"{contract.name}_stream" in GENERATION_CONTRACTS else ""
+        parts.append(f"#### `{contract.name}`{twin}\n\n{contract.summary}\n\n"
                      f"{contract_table(contract)}\n\nOutputs: {outputs}.")
     return "\n\n".join(parts)

@@ -35,7 +35,7 @@ PERCEPTION_MODELS = ["clip_score", "clip_classify", "depth_estimator", "segmente
 PERCEPTION_PRESETS = {"clip": "tiny", "depth": "tiny", "segmenter": "tiny", "foreground": "tiny", "sam": "tiny"}
 # One process each for img2img, inpaint and the workflows keeps the server's start short and its memory
 # bounded (each is a process importing torch); txt2img keeps 4 for concurrency.
-SMALL_INSTANCES = ("img2img", "inpaint", "background_replace", "restyle_room", "product_enhance")
+SMALL_INSTANCES = ("img2img", "inpaint", "background_replace", "restyle_room", "product_enhance", "product_finder")
 
 
 def export_repository(directory: Path, runtime: str = "onnxruntime", extra: list[str] | None = None,

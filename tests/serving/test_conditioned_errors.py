@@ -47,10 +47,13 @@ BAD = [
     ("product_enhance", dict(image=PHOTO, mask_image=np.zeros((64, 96), np.uint8)), "mask_image",
      "marks no product region"),
     ("product_enhance", dict(image=PHOTO, mask_image=MASK, strength=2.0), "strength", "[0, 1]"),
+    ("product_finder", dict(image=PHOTO, labels=[""]), "labels", "non-empty"),
+    ("product_finder", dict(image=PHOTO, labels=["bag", "background"]), "labels", "implicit"),
+    ("product_finder", dict(image=PHOTO, labels=["bag"], points_per_side=9), "points_per_side", "[1, 8]"),
 ]
 GOOD_INPUTS = {"inpaint": {"image": PHOTO, "mask_image": MASK}, "img2img": {"image": PHOTO},
                "background_replace": {"image": PHOTO, "mask_image": MASK}, "restyle_room": {"image": PHOTO},
-               "product_enhance": {"image": PHOTO, "mask_image": MASK}}
+               "product_enhance": {"image": PHOTO, "mask_image": MASK}, "product_finder": {"image": PHOTO, "labels": ["bag"]}}
 
 
 @pytest.mark.parametrize(("orchestrator", "options", "name", "expected"), BAD,
@@ -59,11 +62,17 @@ def test_bad_input_is_named_and_the_next_request_succeeds(triton_server, orchest
     client = TritonGenerationClient(triton_server.grpc_url, model_name=orchestrator)
     try:
         with pytest.raises(TritonInferenceError) as raised:
-            client.generate("a lamp", **{"num_inference_steps": 2, **options})
+            if orchestrator == "product_finder":
+                client.infer(**options)
+            else:
+                client.generate("a lamp", **{"num_inference_steps": 2, **options})
         message = str(raised.value)
         assert f"input '{name}'" in message and expected in message, message
-        good = client.generate("a lamp", num_inference_steps=2, seed=1, **GOOD_INPUTS.get(orchestrator, {}))
-        assert good.images.ndim == 4
+        if orchestrator == "product_finder":  # no prompt, no image output
+            assert client.infer(**GOOD_INPUTS[orchestrator], points_per_side=2)["masks"].ndim == 3
+        else:
+            good = client.generate("a lamp", num_inference_steps=2, seed=1, **GOOD_INPUTS.get(orchestrator, {}))
+            assert good.images.ndim == 4
     finally:
         client.close()
 

@@ -128,3 +128,28 @@ def test_product_enhance_equals_by_hand_and_keeps_the_rest(triton_server, weight
     assert outside.any() and (~outside).any()
     np.testing.assert_array_equal(served["image"][0][outside], expected["fitted"][outside])
     assert max_pixel_difference(served["image"][0][~outside], expected["fitted"][~outside]) > 0  # it did repaint
+
+
+def test_product_finder_equals_sam_and_clip_by_hand(triton_server):
+    from export.perception.sources import clip_tiny, sam_tiny
+
+    image = photo(90, 120, seed=11)
+    labels = ["handbag", "sneaker"]
+    # Random tiny weights: every proposal and probability counts, so the comparison has objects to compare.
+    options = dict(points_per_side=4, min_mask_score=0.0, threshold=0.0)
+    served = serve(triton_server, "product_finder", image=image, labels=labels, max_objects=16, **options)
+    expected = by_hand.product_finder(sam_tiny(), clip_tiny(), image, labels, **options)
+    log.info("product_finder: %d objects served, %d by hand", len(served["labels"]), len(expected))
+    assert len(expected) > 0
+    assert [label.decode() for label in served["labels"]] == [f["label"] for f in expected]
+    np.testing.assert_allclose(served["scores"], [f["score"] for f in expected], atol=1e-4)
+    for mask, box, reference in zip(served["masks"], served["boxes"], expected):
+        inside, reference_inside = mask == 255, reference["mask"]
+        assert (inside & reference_inside).sum() / (inside | reference_inside).sum() >= 0.999  # SAM: ties at 1 px
+        assert np.abs(box - np.array(reference["box"])).max() <= 1
+
+
+def test_product_finder_finds_nothing_when_nothing_passes(triton_server):
+    served = serve(triton_server, "product_finder", image=photo(64, 64, seed=2), labels=["handbag"], threshold=1.0,
+                   points_per_side=2, min_mask_score=0.0)
+    assert served["labels"].shape == (0,) and served["masks"].shape == (0, 64, 64) and served["boxes"].shape == (0, 4)

@@ -78,3 +78,45 @@ def product_enhance(weights, photo: np.ndarray, mask: np.ndarray, prompt: str, *
                               controlnets=[weights["controlnets"]["depth"]], control_image=[np.stack([depth] * 3, -1)],
                               controlnet_conditioning_scale=[scale], height=rgb.shape[0], width=rgb.shape[1], **options)
     return {"image": paste(rgb, images, 255 - region), "mask": region, "depth": depth, "fitted": rgb}
+
+
+def product_finder(sam_source, clip_source, image: np.ndarray, labels: list[str], *, points_per_side: int,
+                   min_mask_score: float, threshold: float) -> list[dict]:
+    """SAM (transformers SamModel) on a grid of point prompts, best mask per point, overlaps (IoU > 0.7) removed,
+    each box crop through pipeline("zero-shot-image-classification") with "background" as the rejection class."""
+    import torch
+    from transformers import SamProcessor, pipeline
+
+    height, width = image.shape[:2]
+    offset = 1 / (2 * points_per_side)
+    side = np.linspace(offset, 1 - offset, points_per_side)
+    points = [[[float(x * width), float(y * height)]] for y in side for x in side]
+    processor = SamProcessor(image_processor=sam_source.image_processor)
+    inputs = processor(images=Image.fromarray(image), input_points=[points], input_labels=[[[1]] * len(points)],
+                       return_tensors="pt")
+    with torch.no_grad():
+        outputs = sam_source.model(**{k: v for k, v in inputs.items() if k not in ("original_sizes", "reshaped_input_sizes")})
+    masks = processor.image_processor.post_process_masks(outputs.pred_masks, inputs["original_sizes"],
+                                                         inputs["reshaped_input_sizes"])[0].numpy()
+    scores = outputs.iou_scores[0].numpy()
+    proposals = []
+    for i in range(len(points)):
+        j = int(scores[i].argmax())
+        if scores[i, j] >= min_mask_score and masks[i, j].any():
+            proposals.append((float(scores[i, j]), masks[i, j]))
+    proposals.sort(key=lambda p: -p[0])
+    kept = []
+    for score, mask in proposals:
+        if all((mask & other).sum() / (mask | other).sum() <= 0.7 for _, other in kept):
+            kept.append((score, mask))
+    classifier = pipeline("zero-shot-image-classification", model=clip_source.model, tokenizer=clip_source.tokenizer,
+                          image_processor=clip_source.image_processor)
+    found = []
+    for _, mask in kept:
+        ys, xs = np.nonzero(mask)
+        box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+        crop = Image.fromarray(np.ascontiguousarray(image[box[1]:box[3] + 1, box[0]:box[2] + 1]))
+        best = classifier(crop, candidate_labels=labels + ["background"])[0]
+        if best["label"] != "background" and best["score"] >= threshold:
+            found.append({"label": best["label"], "score": best["score"], "mask": mask, "box": box})
+    return sorted(found, key=lambda f: -f["score"])
