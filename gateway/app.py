@@ -17,18 +17,20 @@ from gateway.image_store import ImageStore
 from gateway.metrics import Metrics, MetricsMiddleware
 from gateway.openapi_docs import install_openapi
 from gateway.perception_service import PERCEPTION_MODELS
-from gateway.routes import health, native, openai_images, perception
+from gateway.routes import health, native, openai_images, perception, workflows
 from gateway.schemas import build_request_models
 from gateway.security import install_cors
 from gateway.settings import GatewaySettings
 from gateway.state import GatewayState
 from gateway.triton_pool import ReplicaPool
 from gateway.generation_service import GenerationService
+from gateway.workflow_schemas import build_workflow_models
 
 log = logging.getLogger(__name__)
 
 # Routes that take images: their bodies may reach GATEWAY_MAX_UPLOAD_BYTES (others GATEWAY_MAX_BODY_BYTES).
-UPLOAD_PATHS = frozenset({"/v1/images/edits", "/v1/txt2img", "/v1/img2img", "/v1/inpaint"}) | perception.PERCEPTION_PATHS
+UPLOAD_PATHS = (frozenset({"/v1/images/edits", "/v1/txt2img", "/v1/img2img", "/v1/inpaint"})
+                | perception.PERCEPTION_PATHS | workflows.WORKFLOW_PATHS)
 
 
 async def _purge_images(store: ImageStore) -> None:
@@ -74,7 +76,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app = FastAPI(
         title="Imagery gateway",
         description="REST front for the Triton diffusion pipelines: OpenAI Images API (generations, edits), "
-                    "native txt2img / img2img / inpaint with ControlNet, SSE progress.",
+                    "native txt2img / img2img / inpaint with ControlNet, photo workflows (background replace, "
+                    "room restyle, product enhance), SSE progress.",
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -84,6 +87,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(openai_images.build_router(state.models))
     app.include_router(native.build_router(state.models))
+    app.include_router(workflows.build_router(build_workflow_models(settings, state.models)))
     app.include_router(perception.build_router())
     install_cors(app, settings.cors_origins)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,

@@ -9,6 +9,7 @@ back into the route's field names. Images are decoded here, in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import typing
 from typing import Any, Mapping
 
 import numpy as np
@@ -19,9 +20,10 @@ from gateway.errors import invalid
 from gateway.generation_service import GenerationJob
 from gateway.request_body import Files
 from gateway.settings import GatewaySettings
+from serving.contracts import GENERATION_CONTRACTS
 
 # Body fields that say how to answer, not what to generate.
-RESPONSE_FIELDS = frozenset({"response_format", "stream"})
+RESPONSE_FIELDS = frozenset({"response_format", "stream", "return_intermediates"})
 # Native image fields (base64 in JSON, files in multipart) -> contract inputs.
 NATIVE_IMAGE_FIELDS = {"image": "image", "mask_image": "mask_image", "control_images": "control_image"}
 CONTROL_LISTS = ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end")
@@ -31,11 +33,28 @@ NATIVE_RENAME = {"control_image": "control_images"}
 
 def model_for(settings: GatewaySettings, contract: str) -> str:
     """The Triton model serving a contract on this gateway's replicas."""
-    return {"txt2img": settings.model, "img2img": settings.img2img_model, "inpaint": settings.inpaint_model}[contract]
+    return {"txt2img": settings.model, "img2img": settings.img2img_model, "inpaint": settings.inpaint_model,
+            "background_replace": settings.background_replace_model, "restyle_room": settings.restyle_room_model,
+            "product_enhance": settings.product_enhance_model}[contract]
 
 
-def job(settings: GatewaySettings, contract: str, inputs: Mapping[str, Any], seed: int | None) -> GenerationJob:
-    return GenerationJob.create(model_for(settings, contract), inputs, seed, contract=contract)
+def job(settings: GatewaySettings, contract: str, inputs: Mapping[str, Any], seed: int | None,
+        extra_outputs: tuple[str, ...] = ()) -> GenerationJob:
+    return GenerationJob.create(model_for(settings, contract), inputs, seed, contract=contract,
+                                extra_outputs=extra_outputs)
+
+
+def required_images(contract: str, fields: typing.Iterable[str]) -> list[str]:
+    """The image fields the contract cannot do without (img2img's image, product_enhance's mask_image...)."""
+    spec = GENERATION_CONTRACTS[contract]
+    return [field for field in fields
+            if NATIVE_IMAGE_FIELDS[field] in spec.input_names and not spec.input(NATIVE_IMAGE_FIELDS[field]).optional]
+
+
+def _keeps_alpha(contract: str) -> bool:
+    """Whether the contract's `image` takes RGBA too (background_replace: the alpha is the product mask)."""
+    spec = GENERATION_CONTRACTS[contract]
+    return "image" in spec.input_names and spec.input("image").dims[-1] == -1
 
 
 def image_sources(body: BaseModel, files: Files, fields: Mapping[str, str]) -> dict[str, list[bytes]]:
@@ -53,7 +72,7 @@ def image_sources(body: BaseModel, files: Files, fields: Mapping[str, str]) -> d
     return sources
 
 
-def _decode_native(sources: dict[str, list[bytes]], max_pixels: int) -> dict[str, np.ndarray]:
+def _decode_native(sources: dict[str, list[bytes]], max_pixels: int, keep_alpha: bool = False) -> dict[str, np.ndarray]:
     decoded: dict[str, np.ndarray] = {}
     for field, blobs in sources.items():
         if field != "control_images" and len(blobs) != 1:
@@ -62,7 +81,9 @@ def _decode_native(sources: dict[str, list[bytes]], max_pixels: int) -> dict[str
         if field == "mask_image":
             decoded["mask_image"] = uploads.to_luminance(images[0])
         elif field == "image":
-            decoded["image"] = uploads.to_rgb(images[0])
+            alpha = uploads.alpha_of(images[0]) if keep_alpha else None
+            rgb = uploads.to_rgb(images[0])
+            decoded["image"] = rgb if alpha is None else np.concatenate([rgb, alpha[..., None]], axis=-1)
         else:
             arrays = [uploads.to_rgb(image) for image in images]
             if len({array.shape for array in arrays}) > 1:
@@ -95,14 +116,16 @@ def check_controlnet_lists(values: Mapping[str, Any], images_field: str = "contr
             raise invalid(name, f"invalid '{name}': has {len(values[name])} values; it needs one per ControlNet ({k})")
 
 
-async def native_job(settings: GatewaySettings, contract: str, body: BaseModel, files: Files) -> GenerationJob:
-    """A native route's body (contract names, images base64 or files) as a job of `contract`."""
+async def native_job(settings: GatewaySettings, contract: str, body: BaseModel, files: Files,
+                     extra_outputs: tuple[str, ...] = ()) -> GenerationJob:
+    """A native or workflow route's body (contract names, images base64 or files) as a job of `contract`."""
     image_fields = {field: NATIVE_IMAGE_FIELDS[field] for field in NATIVE_IMAGE_FIELDS if field in type(body).model_fields}
     sources = image_sources(body, files, image_fields)
-    for field in ("image", "mask_image"):
-        if field in image_fields and field not in sources:
+    for field in required_images(contract, image_fields):
+        if field not in sources:
             raise invalid(field, f"invalid '{field}': is required (base64 in JSON, or a file in a multipart form)")
     values = body.model_dump(exclude=RESPONSE_FIELDS | set(image_fields))
-    check_controlnet_lists({**values, "control_images": sources.get("control_images")})
-    images = await asyncio.to_thread(_decode_native, sources, settings.max_upload_pixels)
-    return job(settings, contract, {**values, **images}, body.seed)
+    if "control_images" in image_fields:  # workflows take one scalar scale and no ControlNet list
+        check_controlnet_lists({**values, "control_images": sources.get("control_images")})
+    images = await asyncio.to_thread(_decode_native, sources, settings.max_upload_pixels, _keeps_alpha(contract))
+    return job(settings, contract, {**values, **images}, body.seed, extra_outputs)

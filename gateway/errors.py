@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 # "invalid input 'guidance_scale': nan is not a finite number in [0, 30]" (serving/pipelines/errors.py)
 _TRITON_INVALID_INPUT = re.compile(r"invalid input '(?P<name>[A-Za-z_]+)': (?P<reason>.*)", re.S)
+# "unprocessable input 'mask_image': no foreground found ..." (UnprocessableInputError): well-formed, but the
+# workflow cannot work with it; 422, so clients can tell it from a malformed request.
+_TRITON_UNPROCESSABLE_INPUT = re.compile(r"unprocessable input '(?P<name>[A-Za-z_]+)': (?P<reason>.*)", re.S)
 
 
 @dataclass
@@ -43,6 +46,10 @@ class GatewayError(Exception):
 
 def invalid(param: str | None, message: str, code: str = "invalid_value") -> GatewayError:
     return GatewayError(400, message, param=param, code=code)
+
+
+def unprocessable(param: str, message: str) -> GatewayError:
+    return GatewayError(422, message, param=param, code="unprocessable_input")
 
 
 def unavailable(message: str, retry_after_s: int) -> GatewayError:
@@ -71,13 +78,15 @@ def upstream(message: str) -> GatewayError:
 
 
 def from_triton_message(message: str, rename: dict[str, str] | None = None) -> GatewayError:
-    """A Triton inference error: the contract's input errors become 400 naming the field, others 502."""
-    match = _TRITON_INVALID_INPUT.search(message)
-    if match is None:
-        return upstream(message)
-    name = match["name"]
-    param = (rename or {}).get(name, name)
-    return invalid(param, f"invalid '{param}': {match['reason']}")
+    """A Triton inference error: the contract's input errors become 400 (malformed, out of range) or 422
+    (unprocessable) naming the field, others 502."""
+    for pattern, error in ((_TRITON_UNPROCESSABLE_INPUT, unprocessable), (_TRITON_INVALID_INPUT, invalid)):
+        match = pattern.search(message)
+        if match is not None:
+            param = (rename or {}).get(match["name"], match["name"])
+            prefix = "unprocessable" if error is unprocessable else "invalid"
+            return error(param, f"{prefix} '{param}': {match['reason']}")
+    return upstream(message)
 
 
 def _validation_error(error: RequestValidationError) -> GatewayError:

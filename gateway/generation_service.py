@@ -2,8 +2,8 @@
 
 A `GenerationJob` is a Triton model name (txt2img, img2img, inpaint, ...) and that model's contract inputs
 as Python values, turned into typed tensors by `serving.contracts`. `generate` calls the model (unary
-gRPC); `stream` calls its decoupled twin `<model>_stream` and yields one `Progress` per denoising step,
-then the `Generated` result. The seed is always chosen here, so a retry on another replica produces the
+gRPC); `stream` calls its decoupled twin `<model>_stream` and yields one `Progress` per stage and denoising
+step, then the `Generated` result (with the job's extra outputs, e.g. a workflow's mask and depth). The seed is always chosen here, so a retry on another replica produces the
 same image. Routes never talk to Triton themselves.
 """
 
@@ -31,6 +31,8 @@ from serving.contracts import GENERATION_CONTRACTS, OrchestratorContract
 
 log = logging.getLogger(__name__)
 
+# What every decoupled twin sends per stage and step (serving/contracts.py PROGRESS_OUTPUTS).
+PROGRESS_OUTPUTS = ("step", "total", "elapsed_s", "stage")
 SEED_BOUND = 2**31  # the range the orchestrator itself draws from when no seed is given
 
 
@@ -50,6 +52,8 @@ class GenerationJob:
     inputs: Mapping[str, Any]
     seed: int
     contract: str = ""
+    # Outputs asked for besides image and seed (a workflow's intermediates); Triton sends only what is asked.
+    extra_outputs: tuple[str, ...] = ()
     _contract: OrchestratorContract = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -60,14 +64,23 @@ class GenerationJob:
         unknown = sorted(set(self.inputs) - set(contract.input_names))
         if unknown:
             raise ValueError(f"{name} has no input(s) {', '.join(unknown)}")
+        missing = sorted(set(self.extra_outputs) - {spec.name for spec in contract.outputs})
+        if missing:
+            raise ValueError(f"{name} has no output(s) {', '.join(missing)}")
         object.__setattr__(self, "_contract", contract)
 
     @classmethod
-    def create(cls, model: str, inputs: Mapping[str, Any], seed: int | None = None, contract: str = "") -> "GenerationJob":
+    def create(cls, model: str, inputs: Mapping[str, Any], seed: int | None = None, contract: str = "",
+               extra_outputs: tuple[str, ...] = ()) -> "GenerationJob":
         """A job with a seed chosen now when none is given; None inputs are dropped."""
         seed = new_seed() if seed is None else seed
         kept = {name: value for name, value in inputs.items() if value is not None and name != "seed"}
-        return cls(model, kept, seed, contract)
+        return cls(model, kept, seed, contract, tuple(extra_outputs))
+
+    def outputs(self, progress: bool = False) -> list[InferRequestedOutput]:
+        """The outputs to ask for: image, seed, the extras and, for a stream, the progress outputs."""
+        names = ["image", "seed", *self.extra_outputs, *(PROGRESS_OUTPUTS if progress else ())]
+        return [InferRequestedOutput(name) for name in names]
 
     @property
     def stream_model(self) -> str:
@@ -88,6 +101,7 @@ class Progress:
     step: int
     total: int
     elapsed_s: float
+    stage: str = "denoise"  # a workflow's stage (mask, depth, ...), or the denoising loop
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,20 @@ class Generated:
     seed: int
     replica: str
     attempts: int
+    intermediates: Mapping[str, np.ndarray] = field(default_factory=dict)  # the job's extra outputs
+
+
+def _generated(result: Any, job: GenerationJob, replica: Replica, attempt: int) -> Generated:
+    extras = {name: result.as_numpy(name) for name in job.extra_outputs}
+    return Generated(result.as_numpy("image"), int(result.as_numpy("seed")[0]), replica.url, attempt,
+                     {name: array for name, array in extras.items() if array is not None})
+
+
+def _progress(result: Any) -> Progress:
+    stage = result.as_numpy("stage")
+    return Progress(int(result.as_numpy("step")[0]), int(result.as_numpy("total")[0]),
+                    float(result.as_numpy("elapsed_s")[0]),
+                    "denoise" if stage is None else stage[0].decode("utf-8", "replace"))
 
 
 def _is_replica_failure(error: BaseException) -> bool:
@@ -147,7 +175,7 @@ class GenerationService:
 
     async def _generate(self, job: GenerationJob, rename: Mapping[str, str] | None) -> Generated:
         tried: list[Replica] = []
-        outputs = [InferRequestedOutput("image"), InferRequestedOutput("seed")]
+        outputs = job.outputs()
         inputs = job.triton_inputs()
         for attempt in (1, 2):
             with self.slot(job.model, tried) as replica:
@@ -161,7 +189,7 @@ class GenerationService:
                         self.metrics.retries.inc()
                         continue
                     raise self._map(error, replica, rename) from None
-            return Generated(result.as_numpy("image"), int(result.as_numpy("seed")[0]), replica.url, attempt)
+            return _generated(result, job, replica, attempt)
         raise AssertionError("unreachable")
 
     async def stream(self, job: GenerationJob, rename: Mapping[str, str] | None = None
@@ -177,7 +205,7 @@ class GenerationService:
         inputs = job.triton_inputs()
         for attempt in (1, 2):
             with self.slot(model, tried) as replica:
-                request = {"model_name": model, "inputs": inputs}
+                request = {"model_name": model, "inputs": inputs, "outputs": job.outputs(progress=True)}
                 responses = replica.client.stream_infer(_single(request))
                 produced = False
                 try:
@@ -195,11 +223,10 @@ class GenerationService:
                             raise self._map(error, replica, rename)
                         image = result.as_numpy("image")
                         if image is not None:
-                            yield Generated(image, int(result.as_numpy("seed")[0]), replica.url, attempt)
+                            yield _generated(result, job, replica, attempt)
                             return
                         produced = True
-                        yield Progress(int(result.as_numpy("step")[0]), int(result.as_numpy("total")[0]),
-                                       float(result.as_numpy("elapsed_s")[0]))
+                        yield _progress(result)
                 except grpc.aio.AioRpcError as error:
                     if _is_replica_failure(error) and attempt == 1 and not produced:
                         log.warning("replica %s failed before streaming (%s); retrying %s once elsewhere with "

@@ -8,6 +8,7 @@ left in the document points into `#/components/schemas` and resolves.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Collection, Mapping
 
 from fastapi import FastAPI
@@ -22,6 +23,8 @@ ERROR_MEANINGS = {
     401: "Missing or invalid API key (only when the gateway has keys configured)",
     404: "Not found (or expired)",
     413: "Request body larger than the route's limit",
+    422: "Well-formed input the workflow cannot work with (e.g. no foreground found): `error.param` names the "
+         "field, `error.code` is `unprocessable_input`",
     429: "Every replica already has its maximum of requests in flight (see Retry-After)",
     500: "Internal gateway error",
     501: "`stream` was requested but streaming is disabled on this gateway",
@@ -32,6 +35,7 @@ ERROR_MEANINGS = {
 # What a route that runs a Triton model can answer besides 200.
 MODEL_ROUTE_ERRORS = (400, 401, 413, 429, 500, 502, 503, 504)
 STREAMING_ROUTE_ERRORS = (*MODEL_ROUTE_ERRORS, 501)
+WORKFLOW_ROUTE_ERRORS = (*STREAMING_ROUTE_ERRORS, 422)
 
 PNG = {"image/png": {"schema": {"type": "string", "format": "binary"}}}
 BINARY_FILE = {"type": "string", "format": "binary"}
@@ -108,7 +112,8 @@ def request_body(model: type[BaseModel], file_fields: Collection[str] = (), list
 
 def install_openapi(app: FastAPI) -> None:
     """The app's /openapi.json: FastAPI's document without the 422 it adds for body and path parameters
-    (the gateway answers validation errors 400, gateway/errors.py) and the schemas only that 422 used."""
+    (the gateway answers validation errors 400, gateway/errors.py) and the schemas only that 422 used.
+    A route's own 422 (the workflows' unprocessable input, with the error body) stays."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -116,7 +121,9 @@ def install_openapi(app: FastAPI) -> None:
                                    routes=app.routes)
             for operations in document.get("paths", {}).values():
                 for operation in operations.values():
-                    operation.get("responses", {}).pop("422", None)
+                    responses = operation.get("responses", {})
+                    if "HTTPValidationError" in json.dumps(responses.get("422", {})):
+                        responses.pop("422")
             schemas = document.get("components", {}).get("schemas", {})
             for name in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(name, None)

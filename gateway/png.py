@@ -1,4 +1,4 @@
-"""PNG encoding of uint8 HWC images (Pillow; no torch)."""
+"""PNG encoding of uint8 HWC images and HW masks (Pillow; no torch)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from PIL import Image
 
 
 def encode_png(image: np.ndarray, compress_level: int = 3) -> bytes:
+    """uint8 [H, W, 3] as RGB, or [H, W] (a mask, a depth map) as greyscale."""
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image), mode="RGB").save(buffer, format="PNG", compress_level=compress_level)
+    mode = "L" if image.ndim == 2 else "RGB"
+    Image.fromarray(np.ascontiguousarray(image), mode=mode).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 

@@ -67,8 +67,10 @@ class ErrorResponse(BaseModel):
 
 # Server-Sent Events (`stream: true`): the `data` of each event, by event name.
 class ProgressEvent(BaseModel):
-    """Native routes' `progress`: one per denoising step."""
+    """Native and workflow routes' `progress`: one per stage and denoising step (`stage` names what runs:
+    `denoise`, or a workflow's mask, depth, segmentation, composite)."""
 
+    stage: str
     step: int
     total: int
     elapsed: float
@@ -164,6 +166,7 @@ class RequestModels:
     Txt2ImgRequest: type[BaseModel]
     Img2ImgRequest: type[BaseModel]
     InpaintRequest: type[BaseModel]
+    DiffusionOptions: type[BaseModel]  # the shared prompt/seed/steps/guidance/scheduler fields (workflow routes)
 
 
 def _error(kind: str, message: str) -> PydanticCustomError:
@@ -304,4 +307,5 @@ def build_request_models(settings: GatewaySettings) -> RequestModels:
                                                                "(>= 128) repaints; base64 or a file")
         strength: Number | None = Field(None, ge=0, le=1, description="default 1.0")
 
-    return RequestModels(ImageGenerationRequest, ImageEditRequest, Txt2ImgRequest, Img2ImgRequest, InpaintRequest)
+    return RequestModels(ImageGenerationRequest, ImageEditRequest, Txt2ImgRequest, Img2ImgRequest, InpaintRequest,
+                         DiffusionOptions)

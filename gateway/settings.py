@@ -40,6 +40,9 @@ class GatewaySettings(BaseSettings):
     model: str = "txt2img"  # /v1/images/generations, /v1/txt2img
     img2img_model: str = "img2img"  # /v1/img2img, /v1/images/edits without a mask
     inpaint_model: str = "inpaint"  # /v1/inpaint, /v1/images/edits with a mask
+    background_replace_model: str = "background_replace"  # /v1/background-replace
+    restyle_room_model: str = "restyle_room"  # /v1/restyle-room
+    product_enhance_model: str = "product_enhance"  # /v1/product-enhance
     streaming: bool = True  # false: `stream: true` is a 501 and no `_stream` model is needed
     # A replica is in rotation (and /readyz is 200) when these are loaded. Default: the txt2img model and,
     # with streaming, its twin. The other routes' models are optional: a replica without them still serves
@@ -104,7 +107,8 @@ class GatewaySettings(BaseSettings):
 
     def optional(self) -> list[str]:
         """The other routes' models: probed, routed to where loaded, never a condition of readiness."""
-        models = [self.model, self.img2img_model, self.inpaint_model]
+        models = [self.model, self.img2img_model, self.inpaint_model, self.background_replace_model,
+                  self.restyle_room_model, self.product_enhance_model]
         if self.streaming:
             models += [self.stream_model(model) for model in list(models)]
         required = set(self.required())

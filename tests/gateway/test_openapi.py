@@ -82,15 +82,20 @@ def test_every_ref_resolves(document: dict) -> None:
 
 
 def test_no_validation_422_is_documented(document: dict) -> None:
-    """Validation errors are 400s in the gateway's error shape (gateway/errors.py), never FastAPI's 422."""
-    assert not [f"{m} {p}" for m, p, op in _operations(document) if "422" in op["responses"]]
+    """Validation errors are 400s in the gateway's error shape (gateway/errors.py), never FastAPI's 422.
+    The one 422 is the workflows' unprocessable input (no foreground found), with the error body."""
+    documented = {p: op["responses"]["422"] for m, p, op in _operations(document) if "422" in op["responses"]}
+    assert set(documented) == {"/v1/background-replace", "/v1/restyle-room", "/v1/product-enhance"}
+    for path, response in documented.items():
+        assert response["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}, path
     assert "HTTPValidationError" not in document.get("components", {}).get("schemas", {})
 
 
 def test_streaming_routes_document_event_streams(document: dict) -> None:
     streaming = [(m, p, op) for m, p, op in _operations(document)
                  if any("stream" in schema.get("properties", {}) for schema in _body_schemas(document, op).values())]
-    assert {p for _, p, _ in streaming} >= {"/v1/images/generations", "/v1/images/edits", "/v1/txt2img"}
+    assert {p for _, p, _ in streaming} >= {"/v1/images/generations", "/v1/images/edits", "/v1/txt2img",
+                                            "/v1/background-replace", "/v1/restyle-room", "/v1/product-enhance"}
     for method, path, operation in streaming:
         content = operation["responses"]["200"]["content"]
         assert "text/event-stream" in content, f"{method} {path}"
@@ -110,7 +115,8 @@ def test_errors_are_documented_with_the_error_body(document: dict) -> None:
 
 
 def test_png_answers_are_documented(document: dict) -> None:
-    for path in ("/v1/txt2img", "/v1/img2img", "/v1/inpaint", "/v1/images/{image_id}"):
+    for path in ("/v1/txt2img", "/v1/img2img", "/v1/inpaint", "/v1/images/{image_id}", "/v1/background-replace",
+                 "/v1/restyle-room", "/v1/product-enhance"):
         operation = next(iter(document["paths"][path].values()))
         assert "image/png" in operation["responses"]["200"]["content"], path
 
