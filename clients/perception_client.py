@@ -3,12 +3,12 @@ foreground_mask) over KServe v2 gRPC or HTTP; inputs are typed by `serving.perce
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-from clients.triton_client import Protocol, TritonInferenceError, _module, connect
+from clients.triton_client import TritonConnection, TritonInferenceError
 from serving.perception.contracts import CONTRACTS
 
 _NUMPY = {"BYTES": np.object_, "UINT8": np.uint8, "INT32": np.int32, "INT64": np.int64, "FP32": np.float32}
@@ -22,15 +22,8 @@ def _array(value: Any, dtype: str) -> np.ndarray:
 
 
 @dataclass
-class PerceptionClient:
-    url: str = "127.0.0.1:8001"
-    protocol: Protocol = "grpc"
+class PerceptionClient(TritonConnection):
     timeout_s: float = 300.0
-    _client: Any = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._module = _module(self.protocol)
-        self._client = connect(self._module, self.url, self.protocol, self.timeout_s)
 
     def infer(self, model: str, **values: Any) -> dict[str, np.ndarray]:
         """Calls `model` with the contract's inputs (None = absent); returns every output."""
@@ -62,13 +55,3 @@ class PerceptionClient:
     def clip_classify(self, image: np.ndarray, labels: Sequence[str], hypothesis_template: str | None = None) -> np.ndarray:
         return self.infer("clip_classify", image=image, labels=list(labels),
                           hypothesis_template=hypothesis_template)["probs"]
-
-    def model_statistics(self, model_name: str) -> dict:
-        if self.protocol == "grpc":
-            stats = self._client.get_inference_statistics(model_name, as_json=True)
-        else:
-            stats = self._client.get_inference_statistics(model_name)
-        return stats["model_stats"][0]
-
-    def close(self) -> None:
-        self._client.close()

@@ -43,16 +43,32 @@ class TritonInferenceError(RuntimeError):
 
 
 @dataclass
-class TritonGenerationClient:
+class TritonConnection:
+    """A tritonclient connection (gRPC or HTTP) with the calls every client shares."""
+
     url: str = "127.0.0.1:8001"
     protocol: Protocol = "grpc"
-    model_name: str = "txt2img"
     timeout_s: float = 600.0
     _client: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._module = _module(self.protocol)
         self._client = connect(self._module, self.url, self.protocol, self.timeout_s)
+
+    def model_statistics(self, model_name: str) -> dict:
+        if self.protocol == "grpc":
+            stats = self._client.get_inference_statistics(model_name, as_json=True)
+        else:
+            stats = self._client.get_inference_statistics(model_name)
+        return stats["model_stats"][0]
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@dataclass
+class TritonGenerationClient(TritonConnection):
+    model_name: str = "txt2img"
 
     def build_inputs(self, **values: Any) -> list:
         inputs = []
@@ -82,16 +98,6 @@ class TritonGenerationClient:
         except InferenceServerException as error:
             raise TritonInferenceError(error.message()) from error
         return {name: result.as_numpy(name) for name in names}
-
-    def model_statistics(self, model_name: str) -> dict:
-        if self.protocol == "grpc":
-            stats = self._client.get_inference_statistics(model_name, as_json=True)
-        else:
-            stats = self._client.get_inference_statistics(model_name)
-        return stats["model_stats"][0]
-
-    def close(self) -> None:
-        self._client.close()
 
 
 def connect(module, url: str, protocol: Protocol, timeout_s: float):

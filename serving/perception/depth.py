@@ -3,14 +3,12 @@ of transformers' pipeline("depth-estimation"), which is what ControlNet-depth us
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
-from serving.perception.contracts import MAX_IMAGE_SIDE
-from serving.perception.inputs import Inputs, parse_image
-from serving.perception.stages import ComponentCaller, load_image_processor, pixel_values, to_rgb
+from serving.perception.inputs import Inputs
+from serving.perception.stages import ProcessorNetwork
 
 
 def depth_image(predicted_depth: np.ndarray) -> np.ndarray:
@@ -22,19 +20,14 @@ def depth_image(predicted_depth: np.ndarray) -> np.ndarray:
     return ((depth - depth.min()) / span * 255).astype(np.uint8)
 
 
-class DepthPipeline:
-    def __init__(self, assets: Path, call: ComponentCaller) -> None:
-        self.call = call
-        self.image_processor = load_image_processor(assets)
+class DepthPipeline(ProcessorNetwork):
+    network, output = "depth_estimator_net", "predicted_depth"
 
     def __call__(self, inputs: Inputs) -> dict[str, np.ndarray]:
         import torch
 
-        # 1. check inputs, 2. the model's image processor
-        image = to_rgb(parse_image(inputs, "image", MAX_IMAGE_SIDE))
-        pixels = pixel_values(self.image_processor, [image])
-        # 3. network
-        raw = self.call("depth_estimator_net", {"pixel_values": pixels}, ["predicted_depth"])["predicted_depth"]
+        # 1. check inputs, 2. the model's image processor, 3. network
+        image, raw = self.forward(inputs)
         # 4. the processor's post-processing (bicubic to the input size), then the pipeline's depth image
         outputs = SimpleNamespace(predicted_depth=torch.from_numpy(raw))
         resized = self.image_processor.post_process_depth_estimation(outputs, [image.size[::-1]])[0]

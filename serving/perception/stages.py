@@ -9,6 +9,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
+from serving.perception.contracts import MAX_IMAGE_SIDE
+from serving.perception.inputs import parse_image
+
 # bls_call's signature: (model, named inputs, output names) -> named outputs.
 ComponentCaller = Callable[[str, Mapping[str, np.ndarray], Sequence[str]], dict[str, np.ndarray]]
 
@@ -36,3 +39,19 @@ def to_rgb(image: np.ndarray) -> Image.Image:
 
 def pixel_values(processor, images: Sequence[Image.Image]) -> np.ndarray:
     return np.asarray(processor(images=list(images), return_tensors="np")["pixel_values"], dtype=np.float32)
+
+
+class ProcessorNetwork:
+    """The stages depth and segmentation share: check the image -> the model's image processor -> network."""
+
+    network = ""  # the Triton component
+    output = ""  # its raw output
+
+    def __init__(self, assets: Path, call: ComponentCaller) -> None:
+        self.call = call
+        self.image_processor = load_image_processor(assets)
+
+    def forward(self, inputs: Mapping[str, "np.ndarray | None"]) -> tuple[Image.Image, np.ndarray]:
+        image = to_rgb(parse_image(inputs, "image", MAX_IMAGE_SIDE))
+        pixels = pixel_values(self.image_processor, [image])
+        return image, self.call(self.network, {"pixel_values": pixels}, [self.output])[self.output]

@@ -1,0 +1,186 @@
+"""Photo-workflow benchmark: each workflow served by Triton against the same steps run by hand in-process
+(rembg, transformers, diffusers on the same weights), in the same run, and where the served time goes.
+
+    python -m benchmarks.workflows --preset tiny             # ~5 min on 2 cores
+    python -m benchmarks.workflows --preset sd15 --workflows background_replace
+
+The by-hand side is the parity tests' reference (tests/serving/workflow_reference.py), so the benchmark
+times exactly what the tests prove equal. Served and by-hand runs alternate request by request, so a
+change in machine load hits both. The stage breakdown is the per-request compute of each model the
+workflow calls, from deltas of Triton's statistics around the served runs; `orchestration` is the
+workflow's own time inside Triton minus those (BLS hops, pre/post-processing, scheduler, composite).
+Writes benchmarks/results/workflows-<preset>-cpu.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from benchmarks.stats import ModelStats
+from clients.triton_client import TritonGenerationClient
+from serving.pipeline_settings import default_settings
+from serving.pipelines.generation_inputs import size_multiple
+from serving.server import ServerPorts, TritonServer
+
+log = logging.getLogger("benchmarks.workflows")
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WORKFLOWS = ("background_replace", "restyle_room", "product_enhance", "product_finder")
+PERCEPTION = ["clip_classify", "depth_estimator", "segmenter", "foreground_mask", "sam"]
+# Stage -> the Triton models whose compute it is.
+STAGES = {
+    "mask": ("foreground_mask",), "depth": ("depth_estimator",), "segmentation": ("segmenter",),
+    "proposals": ("sam",), "classify": ("clip_classify",), "text": ("text_encoder",),
+    "encode": ("vae_encoder",), "denoise": ("unet_controlnet", "controlnet_depth", "controlnet_seg"),
+    "decode": ("vae_decoder",),
+}
+SIZES = {"tiny": 128, "sd15": 256}
+
+
+def export(preset: str, directory: Path) -> None:
+    from export.cli import main as export_main
+    from export.perception.repository import export_perception
+
+    export_perception(PERCEPTION, {f: "tiny" for f in ("clip", "depth", "segmenter", "foreground", "sam")},
+                      directory, "onnxruntime", instance_count=1)
+    instances = [arg for name in ("txt2img", "img2img", "inpaint", *WORKFLOWS)
+                 for arg in ("--orchestrator-instances", f"{name}=1")]
+    export_main(["--preset", preset, "--components", "text_encoder,unet_controlnet,vae_decoder,vae_encoder",
+                 "--controlnet", "depth", "--controlnet", "seg", "--output", str(directory), *instances])
+
+
+def weights(preset: str, workdir: Path) -> dict[str, Any]:
+    from rembg import new_session
+
+    from export.perception.foreground import build_tiny_onnx
+    from export.perception.sources import clip_tiny, depth_tiny, sam_tiny, segmenter_tiny
+    from export.sources import load_source, preset_controlnet
+
+    return {"base": load_source(preset), "depth": depth_tiny(), "segmenter": segmenter_tiny(), "sam": sam_tiny(),
+            "clip": clip_tiny(), "controlnets": {kind: preset_controlnet(preset, kind) for kind in ("depth", "seg")},
+            "rembg": new_session("u2net_custom", model_path=str(build_tiny_onnx(workdir / "tiny_u2net.onnx")))}
+
+
+def cases(preset: str, w: dict[str, Any], steps: int, multiple: int) -> dict[str, tuple[dict[str, Any], Callable[[], Any]]]:
+    """workflow -> (served inputs, the by-hand call), on a 4:3 photo fitted to the preset's size."""
+    from tests.serving import workflow_reference as by_hand
+    from tests.serving.conditioned_reference import box_mask, photo
+
+    side = SIZES[preset]
+    image = photo(side * 3 // 4 * 2, side * 2, seed=4)  # larger than max_side: fitted as users' photos are
+    mask = box_mask(*image.shape[:2])
+    common = dict(seed=11, num_inference_steps=steps, scheduler="ddim", guidance_scale=7.5)
+    fit = dict(max_side=side, multiple=multiple)
+    prompt = "a product on a marble podium at sunset"
+    return {
+        "background_replace": (dict(prompt=prompt, image=image, max_side=side, **common),
+                               lambda: by_hand.background_replace(w, image, prompt, **fit, **common)),
+        "restyle_room": (dict(prompt=prompt, image=image, max_side=side, strength=0.8, **common),
+                         lambda: by_hand.restyle_room(w, image, prompt, strength=0.8, **fit, **common)),
+        "product_enhance": (dict(prompt=prompt, image=image, mask_image=mask, max_side=side, strength=0.6,
+                                 mask_dilation=8, **common),
+                            lambda: by_hand.product_enhance(w, image, mask, prompt, strength=0.6, dilation=8,
+                                                            **fit, **common)),
+        "product_finder": (dict(image=image, labels=["handbag", "sneaker"], points_per_side=4, min_mask_score=0.0),
+                           lambda: by_hand.product_finder(w["sam"], w["clip"], image, ["handbag", "sneaker"],
+                                                          points_per_side=4, min_mask_score=0.0, threshold=0.5)),
+    }
+
+
+def models_of(repository: Path) -> list[str]:
+    return sorted(p.name for p in repository.iterdir() if (p / "config.pbtxt").exists())
+
+
+def run(preset: str, workflows: list[str], requests: int, steps: int, workdir: Path) -> dict[str, Any]:
+    repository = workdir / "repo"
+    export(preset, repository)
+    w = weights(preset, workdir)
+    all_cases = cases(preset, w, steps, size_multiple(default_settings(repository)))
+    results: dict[str, Any] = {}
+    with TritonServer(repository, ServerPorts.free(), log_file=workdir / "tritonserver.log") as server:
+        models = models_of(repository)
+        for workflow in workflows:
+            inputs, by_hand = all_cases[workflow]
+            client = TritonGenerationClient(server.grpc_url, model_name=workflow)
+            served_call = lambda: client.infer(**inputs)  # noqa: E731
+            served_call(), by_hand()  # warm-up: first calls load sessions, caches, tokenizers
+            before = {m: ModelStats.from_triton(client.model_statistics(m)) for m in models}
+            served_ms, by_hand_ms = [], []
+            for _ in range(requests):  # alternate, so load changes hit both sides
+                for call, times in ((served_call, served_ms), (by_hand, by_hand_ms)):
+                    started = time.perf_counter()
+                    call()
+                    times.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.5)  # Triton counts a request after its response
+            phase = {m: ModelStats.from_triton(client.model_statistics(m)) - before[m] for m in models}
+            client.close()
+            results[workflow] = summarise(workflow, served_ms, by_hand_ms, phase, requests)
+            log.info("%s: %s", workflow, {k: v for k, v in results[workflow].items() if k != "stages_ms"})
+    return results
+
+
+def summarise(workflow: str, served_ms: list[float], by_hand_ms: list[float], phase: dict[str, ModelStats],
+              requests: int) -> dict[str, Any]:
+    stages = {}
+    for stage, models in STAGES.items():
+        ns = sum(phase[m].compute_ns for m in models if m in phase)
+        if ns:
+            stages[stage] = ns / requests / 1e6
+    inside_ms = phase[workflow].success_ns / max(phase[workflow].requests, 1) / 1e6
+    stages["orchestration"] = inside_ms - sum(stages.values())
+    p50_served, p50_hand = float(np.median(served_ms)), float(np.median(by_hand_ms))
+    return {"requests": requests, "served_ms": served_ms, "by_hand_ms": by_hand_ms, "p50_served_ms": p50_served,
+            "p50_by_hand_ms": p50_hand, "ratio": p50_served / p50_hand, "inside_triton_ms": inside_ms,
+            "stages_ms": stages}
+
+
+def markdown(preset: str, steps: int, results: dict[str, Any], command: str) -> str:
+    load = os.getloadavg()
+    lines = [f"Produced by `{command}` ({steps} steps; generation preset {preset} at {SIZES[preset]} px longest "
+             "side; perception networks tiny). Served over gRPC vs the same steps by hand in-process, "
+             f"alternating; load average at the end {load[0]:.1f}.", "",
+             "| workflow | by hand p50 ms | served p50 ms | served / by hand |", "|---|---:|---:|---:|"]
+    for name, r in results.items():
+        lines.append(f"| `{name}` | {r['p50_by_hand_ms']:.0f} | {r['p50_served_ms']:.0f} | {r['ratio']:.2f}x |")
+    stage_names = [s for s in (*STAGES, "orchestration") if any(s in r["stages_ms"] for r in results.values())]
+    lines += ["", "Stage breakdown per served request (ms of compute, from Triton's statistics):", "",
+              "| workflow | " + " | ".join(stage_names) + " |", "|---|" + "---:|" * len(stage_names)]
+    for name, r in results.items():
+        cells = [f"{r['stages_ms'][s]:.0f}" if s in r["stages_ms"] else "" for s in stage_names]
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.workflows", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=sorted(SIZES), default="tiny")
+    parser.add_argument("--workflows", default=",".join(WORKFLOWS))
+    parser.add_argument("--requests", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    workflows = [w for w in args.workflows.split(",") if w]
+    with tempfile.TemporaryDirectory(prefix="bench-workflows-") as workdir:
+        results = run(args.preset, workflows, args.requests, args.steps, Path(workdir))
+    command = "python -m benchmarks.workflows " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    args.output.mkdir(parents=True, exist_ok=True)
+    stem = args.output / f"workflows-{args.preset}-cpu"
+    stem.with_suffix(".json").write_text(json.dumps({"command": command, "preset": args.preset, "steps": args.steps,
+                                                     "results": results}, indent=2))
+    stem.with_suffix(".md").write_text(markdown(args.preset, args.steps, results, command))
+    print(stem.with_suffix(".md").read_text())
+
+
+if __name__ == "__main__":
+    main()
