@@ -1,10 +1,16 @@
-"""`python -m clients txt2img|img2img|inpaint ...`: call a served generation pipeline and write PNGs.
+"""`python -m clients txt2img|img2img|inpaint|<workflow> ...`: call a served generation pipeline, write PNGs.
 
     python -m clients txt2img --prompt "a green sofa" --seed 7 --out out/sofa.png
     python -m clients img2img --image in.png --strength 0.6 --prompt "the same room, in oak" --out out/oak.png
     python -m clients inpaint --image in.png --mask mask.png --prompt "a floor lamp" --out out/lamp.png
     ... --control-image depth.png --controlnet depth --controlnet-scale 0.8   (repeatable, on all three)
     ... --model VARIANT   (an exported variant, e.g. a LoRA-fused one)
+
+Photo workflows (the same diffusion options; --intermediates DIR also writes mask.png, depth.png...):
+
+    python -m clients background-replace --image product.png --prompt "on a marble table" --out out/bg.png
+    python -m clients restyle-room --image room.jpg --prompt "a scandinavian living room" --keep-class wall --out out/room.png
+    python -m clients product-enhance --image product.png --mask region.png --prompt "a glossy finish" --out out/pe.png
 
 Masks are greyscale (or RGB) images, white repaints (the inpaint contract's convention).
 """
@@ -19,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from clients.perception_cli import COMMANDS as PERCEPTION_COMMANDS, add_perception_commands, run_perception
+from clients.perception_cli import COMMANDS as PERCEPTION_COMMANDS, add_perception_commands, read_image, run_perception
 from clients.triton_client import TritonGenerationClient, TritonInferenceError
 
 log = logging.getLogger("clients")
@@ -29,6 +35,14 @@ PIPELINES = {
     "img2img": "image to image: redraw --image with --strength",
     "inpaint": "inpainting: repaint where --mask is white",
 }
+# Photo workflows: command -> (Triton contract, help). Their intermediates go to --intermediates DIR.
+WORKFLOWS = {
+    "background-replace": ("background_replace", "new background behind the product in --image, product kept exact"),
+    "restyle-room": ("restyle_room", "restyle the room in --image along its depth and segmentation"),
+    "product-enhance": ("product_enhance", "repaint the product region --mask of --image, the rest kept exact"),
+}
+INTERMEDIATES = {"background_replace": ("mask", "depth"), "restyle_room": ("mask", "depth", "segmentation"),
+                 "product_enhance": ("mask", "depth")}
 
 
 def save_images(images: np.ndarray, out: Path) -> list[Path]:
@@ -53,7 +67,8 @@ def read_mask(path: Path) -> np.ndarray:
         return np.asarray(image.convert("L"), dtype=np.uint8)
 
 
-def _add_common(parser: argparse.ArgumentParser, pipeline: str) -> None:
+def _add_diffusion(parser: argparse.ArgumentParser, pipeline: str) -> None:
+    """Connection, the diffusion options every generation contract and workflow takes, and --out."""
     parser.add_argument("--url", default="127.0.0.1:8001", help="Triton gRPC (host:8001) or HTTP (host:8000) address")
     parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
     parser.add_argument("--triton-model", help=f"Triton model to call (default: {pipeline})")
@@ -62,11 +77,16 @@ def _add_common(parser: argparse.ArgumentParser, pipeline: str) -> None:
     parser.add_argument("--steps", dest="num_inference_steps", type=int)
     parser.add_argument("--guidance-scale", type=float)
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--height", type=int)
-    parser.add_argument("--width", type=int)
     parser.add_argument("--scheduler")
     parser.add_argument("--num-images", type=int)
     parser.add_argument("--model", help="exported model variant (default: the repository's first)")
+    parser.add_argument("--out", type=Path, default=Path(f"out/{pipeline}.png"))
+
+
+def _add_common(parser: argparse.ArgumentParser, pipeline: str) -> None:
+    _add_diffusion(parser, pipeline)
+    parser.add_argument("--height", type=int)
+    parser.add_argument("--width", type=int)
     control = parser.add_argument_group("ControlNet (repeat each option once per ControlNet, in the same order)")
     control.add_argument("--control-image", type=Path, action="append", default=[], help="conditioning image file")
     control.add_argument("--controlnet", action="append", default=[], help="ControlNet kind, e.g. depth or seg")
@@ -74,7 +94,34 @@ def _add_common(parser: argparse.ArgumentParser, pipeline: str) -> None:
                          help="conditioning scale (default 1.0)")
     control.add_argument("--control-guidance-start", type=float, action="append", help="fraction of steps (default 0)")
     control.add_argument("--control-guidance-end", type=float, action="append", help="fraction of steps (default 1)")
-    parser.add_argument("--out", type=Path, default=Path(f"out/{pipeline}.png"))
+
+
+def _add_workflow(parser: argparse.ArgumentParser, contract: str) -> None:
+    """A workflow's options: its photo, mask, output size and knobs, named like its contract inputs."""
+    _add_diffusion(parser, contract)
+    parser.add_argument("--image", type=Path, required=True,
+                        help="the photo (PNG, JPEG, WebP...)" + (
+                            "; an RGBA cut-out's alpha is the product mask" if contract == "background_replace" else ""))
+    if contract != "restyle_room":
+        parser.add_argument("--mask", type=Path, required=contract == "product_enhance",
+                            help="greyscale like --image, white = the product" + (
+                                " (default: found by foreground_mask)" if contract == "background_replace" else ""))
+        parser.add_argument("--controlnet-scale", dest="controlnet_conditioning_scale", type=float,
+                            help="depth ControlNet scale, 0..5 (default 1.0)")
+        parser.add_argument("--mask-dilation", type=int, help="0..64 px around the product mask")
+    if contract == "background_replace":
+        parser.add_argument("--mask-feather", type=int, help="0..64 px of soft product edge")
+    if contract != "background_replace":
+        parser.add_argument("--strength", type=float, help="0..1" + (
+            " (default: txt2img guided by the room)" if contract == "restyle_room" else " (default 0.6)"))
+    if contract == "restyle_room":
+        parser.add_argument("--depth-scale", type=float, help="depth ControlNet scale, 0..5 (default 1.0)")
+        parser.add_argument("--seg-scale", type=float, help="segmentation ControlNet scale, 0..5 (default 1.0)")
+        parser.add_argument("--keep-class", dest="keep_classes", action="append",
+                            help="ADE20K class kept from the photo, e.g. wall (repeatable)")
+    parser.add_argument("--max-side", type=int, help="longest side of the output (default: the model's native size)")
+    parser.add_argument("--intermediates", type=Path, metavar="DIR",
+                        help=f"also write {', '.join(INTERMEDIATES[contract])} as PNGs into DIR")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  help=f"0..1: how far from the source (default {0.8 if pipeline == 'img2img' else 1.0})")
         if pipeline == "inpaint":
             command.add_argument("--mask", type=Path, required=True, help="mask image like --image; white repaints")
+    for name, (contract, help_text) in WORKFLOWS.items():
+        _add_workflow(commands.add_parser(name, help=help_text), contract)
     add_perception_commands(commands)
     return parser
 
@@ -99,12 +148,14 @@ def contract_options(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     options = {name: getattr(args, name, None) for name in (
         "negative_prompt", "num_inference_steps", "guidance_scale", "seed", "height", "width", "scheduler",
         "num_images", "model", "strength", "controlnet_conditioning_scale", "control_guidance_start",
-        "control_guidance_end")}
+        "control_guidance_end", "max_side", "mask_dilation", "mask_feather", "depth_scale", "seg_scale",
+        "keep_classes")}
     if getattr(args, "image", None) is not None:
-        options["image"] = read_rgb(args.image)
+        # background_replace takes an RGBA cut-out (its alpha is the product mask); the others take RGB
+        options["image"] = read_image(args.image) if args.command == "background-replace" else read_rgb(args.image)
     if getattr(args, "mask", None) is not None:
         options["mask_image"] = read_mask(args.mask)
-    if args.control_image or args.controlnet:
+    if getattr(args, "control_image", None) or getattr(args, "controlnet", None):
         if len(args.control_image) != len(args.controlnet):
             parser.error(f"give one --controlnet per --control-image ({len(args.controlnet)} vs {len(args.control_image)})")
         images = [read_rgb(path) for path in args.control_image]
@@ -125,15 +176,20 @@ def main(argv: list[str] | None = None) -> int:
         options = contract_options(args, parser)
     except OSError as error:  # unreadable or non-image files
         parser.error(str(error))
-    client = TritonGenerationClient(args.url, args.protocol, args.triton_model or args.command)
+    contract = WORKFLOWS[args.command][0] if args.command in WORKFLOWS else args.command
+    intermediates = INTERMEDIATES[contract] if getattr(args, "intermediates", None) else ()
+    client = TritonGenerationClient(args.url, args.protocol, model_name=args.triton_model or contract)
     started = time.perf_counter()
     try:
-        result = client.generate(args.prompt, **options)
+        result = client.infer(["image", "seed", *intermediates], prompt=args.prompt, **options)
     except TritonInferenceError as error:
         log.error("%s failed: %s", args.command, error)
         return 2
     finally:
         client.close()
-    paths = save_images(result.images, args.out)
-    log.info("wrote %s (seed %d) in %.2f s", ", ".join(map(str, paths)), result.seed, time.perf_counter() - started)
+    paths = save_images(result["image"], args.out)
+    for name in intermediates:  # only asked for (and computed into the answer) with --intermediates
+        paths += save_images(result[name][None], args.intermediates / f"{name}.png")
+    log.info("wrote %s (seed %d) in %.2f s", ", ".join(map(str, paths)), int(result["seed"][0]),
+             time.perf_counter() - started)
     return 0
