@@ -3,8 +3,9 @@
 Form fields are strings; a field whose schema wants a number or a boolean is parsed as a JSON scalar
 ("20" -> 20, "0.6" -> 0.6, "true" -> true), so the strict models apply to both encodings: "true" is
 no number in a form either. Repeated form fields fill list fields (`controlnet=depth&controlnet=seg`); an
-item that is itself a list is its JSON text (SAM's `input_boxes=[0,0,8,8]`). File parts are returned
-separately, by field name, as bytes.
+item that is itself a list is its JSON text (SAM's `input_boxes=[0,0,8,8]`), and a list of numbers may
+also come whole as one JSON part (`input_boxes=[[0,0,8,8]]`, as OpenAPI clients encode arrays of arrays).
+File parts are returned separately, by field name, as bytes.
 """
 
 from __future__ import annotations
@@ -46,6 +47,34 @@ def _item_annotation(annotation: Any) -> Any:
         if get_origin(arg) is list:
             return get_args(arg)[0]
     return get_args(annotation)[0] if get_origin(annotation) is list else annotation
+
+
+def _list_depth(annotation: Any) -> int:
+    """How deeply lists nest in a field's annotation: list[float] 1, list[list[float]] 2, str 0."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _list_depth(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return max((_list_depth(arg) for arg in get_args(annotation) if arg is not type(None)), default=0)
+    if origin is list:
+        return 1 + _list_depth(get_args(annotation)[0])
+    return 0
+
+
+def _value_depth(value: Any) -> int:
+    return 1 + (_value_depth(value[0]) if value else 0) if isinstance(value, list) else 0
+
+
+def _whole_list(annotation: Any, text: str) -> list | None:
+    """A form value that is the JSON text of the whole list field (as OpenAPI clients send an array of
+    arrays: one application/json part), or None when it is one item. Text lists keep one item a field."""
+    if _wants(_item_annotation(annotation), str):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, list) and _value_depth(value) == _list_depth(annotation) else None
 
 
 def _scalar(annotation: Any, text: str) -> Any:
@@ -110,7 +139,9 @@ async def _fields(form: Any, model: type[BaseModel], file_fields: typing.Collect
             continue
         if _wants(field.annotation, list):
             item = _item_annotation(field.annotation)
-            data.setdefault(name, []).extend(_scalar(item, value) for value in values)
+            for value in values:
+                whole = _whole_list(field.annotation, value)
+                data.setdefault(name, []).extend([_scalar(item, value)] if whole is None else whole)
         elif len(values) > 1:
             raise invalid(name, f"invalid '{name}': given {len(values)} times; it takes one value", code="invalid_value")
         else:

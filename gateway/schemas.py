@@ -11,10 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import (AllowInfNan, BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt, StrictStr,
                       field_validator)
 from pydantic_core import PydanticCustomError
 
+from gateway.png import b64, encode_png
 from gateway.settings import CONTRACT_GUIDANCE_RANGE, CONTRACT_MAX_SEED, GatewaySettings
 
 _SIZE = re.compile(r"([0-9]{1,5})x([0-9]{1,5})")  # ASCII digits: \d would match any script
@@ -26,6 +28,11 @@ OPENAI_MODEL_PREFIXES = ("dall-e", "gpt-image")
 # A finite JSON number (int or float), never a boolean or a string. Strict types (not validators) keep the
 # bounds in the OpenAPI document as `minimum`/`maximum`.
 Number = Annotated[float, Strict(), AllowInfNan(False)]
+# Examples in the OpenAPI document: requests built from them run (a 32x32 grey photo, a mask repainting its middle).
+EXAMPLE_IMAGE = b64(encode_png(np.full((32, 32, 3), 128, np.uint8)))
+EXAMPLE_MASK = b64(encode_png(np.pad(np.full((16, 16, 3), 255, np.uint8), ((8, 8), (8, 8), (0, 0)))))
+EXAMPLE_PROMPT = "a walnut sideboard, studio light"
+
 # The ControlNet list items' ranges (serving/contracts.py: conditioning scale 0..5, guidance window 0..1).
 Scale = Annotated[Number, Field(ge=0, le=5)]
 Fraction = Annotated[Number, Field(ge=0, le=1)]
@@ -191,7 +198,7 @@ def build_request_models(settings: GatewaySettings) -> RequestModels:
 
         model_config = ConfigDict(extra="forbid")
 
-        prompt: StrictStr = Field(min_length=1, max_length=settings.max_prompt_chars)
+        prompt: StrictStr = Field(min_length=1, max_length=settings.max_prompt_chars, examples=[EXAMPLE_PROMPT])
         negative_prompt: StrictStr | None = Field(None, max_length=settings.max_prompt_chars)
         # `lt` 2**63 rather than `le` 2**63 - 1: the document's bounds are floats, and 2**63 is exact as one.
         seed: StrictInt | None = Field(None, ge=0, lt=CONTRACT_MAX_SEED + 1,
@@ -271,12 +278,18 @@ def build_request_models(settings: GatewaySettings) -> RequestModels:
     class ControlNetOptions(BaseModel):
         """ControlNet inputs of every native route: k images with their kind, scale and guidance window."""
 
+        # k >= 1: an empty list is no ControlNet (leave the fields out instead).
         control_images: list[StrictStr] | None = Field(
-            None, description="k conditioning images: base64 strings (JSON) or files (multipart)")
-        controlnet: list[StrictStr] | None = Field(None, description="k exported ControlNet kinds, e.g. depth, seg")
-        controlnet_conditioning_scale: list[Scale] | None = Field(None, description="k values in 0..5 (default 1)")
-        control_guidance_start: list[Fraction] | None = Field(None, description="k values in 0..1 (default 0)")
-        control_guidance_end: list[Fraction] | None = Field(None, description="k values in 0..1 (default 1)")
+            None, min_length=1, description="k conditioning images: base64 strings (JSON) or files (multipart)",
+            examples=[[EXAMPLE_IMAGE]])
+        controlnet: list[StrictStr] | None = Field(None, min_length=1, examples=[["depth"]],
+                                                   description="k exported ControlNet kinds, e.g. depth, seg")
+        controlnet_conditioning_scale: list[Scale] | None = Field(None, min_length=1,
+                                                                  description="k values in 0..5 (default 1)")
+        control_guidance_start: list[Fraction] | None = Field(None, min_length=1,
+                                                              description="k values in 0..1 (default 0)")
+        control_guidance_end: list[Fraction] | None = Field(None, min_length=1,
+                                                            description="k values in 0..1 (default 1)")
 
     class Txt2ImgRequest(DiffusionOptions, ControlNetOptions):
         """Every input of the txt2img contract (DESIGN.md section 3), plus the response's form."""
@@ -296,14 +309,16 @@ def build_request_models(settings: GatewaySettings) -> RequestModels:
     class Img2ImgRequest(Txt2ImgRequest):
         """The img2img contract: txt2img's inputs plus the source image and strength."""
 
-        image: StrictStr | None = Field(None, description="required: base64 PNG/JPEG/WebP (JSON) or a file "
+        image: StrictStr | None = Field(None, examples=[EXAMPLE_IMAGE],
+                                        description="required: base64 PNG/JPEG/WebP (JSON) or a file "
                                                           "(multipart); RGBA/greyscale are converted to RGB")
         strength: Number | None = Field(None, ge=0, le=1, description="default 0.8")
 
     class InpaintRequest(Img2ImgRequest):
         """The inpaint contract: img2img's inputs plus the mask (white repaints)."""
 
-        mask_image: StrictStr | None = Field(None, description="required: greyscale mask like image, white "
+        mask_image: StrictStr | None = Field(None, examples=[EXAMPLE_MASK],
+                                             description="required: greyscale mask like image, white "
                                                                "(>= 128) repaints; base64 or a file")
         strength: Number | None = Field(None, ge=0, le=1, description="default 1.0")
 

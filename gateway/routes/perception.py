@@ -23,7 +23,7 @@ from gateway import openapi_docs, uploads
 from gateway.errors import invalid
 from gateway.perception_service import PerceptionService
 from gateway.request_body import Files, read_body
-from gateway.schemas import Number
+from gateway.schemas import EXAMPLE_IMAGE, Number
 from gateway.security import check_api_key
 from serving.perception.contracts import MAX_SAM_PROMPTS
 
@@ -37,14 +37,16 @@ class _Body(BaseModel):
 
 
 class ImageRequest(_Body):
-    image: StrictStr | None = Field(None, description="base64 image (JSON); in a multipart form, a file")
+    image: StrictStr | None = Field(None, description="base64 image (JSON); in a multipart form, a file",
+                                    examples=[EXAMPLE_IMAGE])
     response_format: ResponseFormat = "png"
 
 
 class SamRequest(_Body):
-    image: StrictStr | None = Field(None, description="base64 image (JSON); in a multipart form, a file")
+    image: StrictStr | None = Field(None, description="base64 image (JSON); in a multipart form, a file",
+                                    examples=[EXAMPLE_IMAGE])
     input_boxes: list[Annotated[list[Number], Field(min_length=4, max_length=4)]] | None = Field(
-        None, min_length=1, max_length=MAX_SAM_PROMPTS,
+        None, min_length=1, max_length=MAX_SAM_PROMPTS, examples=[[[4, 4, 28, 28]]],
         description="boxes [x0, y0, x1, y1] in pixels; in a form, one field per box, each its JSON text")
     input_points: list[Annotated[list[Annotated[list[Number], Field(min_length=2, max_length=2)]],
                                  Field(min_length=1)]] | None = Field(
@@ -56,13 +58,15 @@ class SamRequest(_Body):
 
 
 class ClipScoreRequest(_Body):
-    images: list[StrictStr] | None = Field(None, description="base64 images (JSON); in a form, files")
-    text: list[StrictStr] = Field(..., min_length=1, description="one caption per image")
+    images: list[StrictStr] | None = Field(None, description="base64 images (JSON); in a form, files",
+                                           examples=[[EXAMPLE_IMAGE]])
+    text: list[StrictStr] = Field(..., min_length=1, description="one caption per image", examples=[["a grey square"]])
 
 
 class ClipClassifyRequest(_Body):
-    image: StrictStr | None = Field(None, description="base64 image (JSON); in a multipart form, a file")
-    labels: list[StrictStr] = Field(..., min_length=1)
+    image: StrictStr | None = Field(None, description="base64 image (JSON); in a multipart form, a file",
+                                    examples=[EXAMPLE_IMAGE])
+    labels: list[StrictStr] = Field(..., min_length=1, examples=[["sofa", "lamp"]])
     hypothesis_template: StrictStr | None = None
 
 
