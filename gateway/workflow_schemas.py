@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
 
-from gateway.schemas import ImageEvent, Number, RequestModels, Txt2ImgJSONResponse
+from gateway.schemas import EXAMPLE_IMAGE, EXAMPLE_MASK, ImageEvent, Number, RequestModels, Txt2ImgJSONResponse
 from gateway.settings import GatewaySettings
 
 EDGE_PIXELS = (0, 64)  # mask_dilation / mask_feather (serving/workflows/stages.py EDGE_RANGE)
@@ -51,8 +51,9 @@ def build_workflow_models(settings: GatewaySettings, models: RequestModels) -> W
         """What every workflow takes: a photo, the diffusion options, the output size and the answer's form."""
 
         model: StrictStr | None = Field(None, description="exported variant (default: the first exported)")
-        image: StrictStr | None = Field(None, description="required: the photo, base64 PNG/JPEG/WebP (JSON) or a "
-                                                          "file (multipart)")
+        image: StrictStr | None = Field(None, examples=[EXAMPLE_IMAGE],
+                                        description="required: the photo, base64 PNG/JPEG/WebP (JSON) or a file "
+                                                    "(multipart)")
         max_side: StrictInt | None = Field(None, ge=settings.size_multiple, le=settings.max_image_size,
                                            description="longest side of the output (default: the model's native "
                                                        "size); the photo's aspect ratio is kept, sides rounded "
@@ -68,10 +69,12 @@ def build_workflow_models(settings: GatewaySettings, models: RequestModels) -> W
     class BackgroundReplaceRequest(WorkflowOptions):
         """background_replace: a new background behind the product, the product kept pixel-exact."""
 
-        image: StrictStr | None = Field(None, description="required: the product photo, base64 or a file; an "
-                                                          "RGBA cut-out's alpha is the product mask")
-        mask_image: StrictStr | None = Field(None, description="greyscale like image, white (255) = the product to "
-                                                               "keep (default: found by foreground_mask)")
+        image: StrictStr | None = Field(None, examples=[EXAMPLE_IMAGE],
+                                        description="required: the product photo, base64 or a file; an RGBA "
+                                                    "cut-out's alpha is the product mask")
+        mask_image: StrictStr | None = Field(None, examples=[EXAMPLE_MASK],
+                                             description="greyscale like image, white (255) = the product to keep "
+                                                         "(default: found by foreground_mask)")
         controlnet_conditioning_scale: Number | None = Field(None, ge=0, le=5, description="default 1.0")
         mask_dilation: StrictInt | None = Field(None, ge=low, le=high,
                                                 description="px the new background reaches under the product edge "
@@ -87,15 +90,16 @@ def build_workflow_models(settings: GatewaySettings, models: RequestModels) -> W
                                                                       "structure; 0..1: img2img from the photo")
         depth_scale: Number | None = Field(None, ge=0, le=5, description="default 1.0")
         seg_scale: Number | None = Field(None, ge=0, le=5, description="default 1.0")
-        keep_classes: list[StrictStr] | None = Field(None, min_length=1,
+        keep_classes: list[StrictStr] | None = Field(None, min_length=1, examples=[["wall"]],
                                                      description="ADE20K class names kept from the photo, e.g. "
                                                                  "wall, window, floor")
 
     class ProductEnhanceRequest(WorkflowOptions):
         """product_enhance: the product region repainted; everything outside it stays the photo."""
 
-        mask_image: StrictStr | None = Field(None, description="required: greyscale like image, >= 128 = the "
-                                                               "product region to enhance; base64 or a file")
+        mask_image: StrictStr | None = Field(None, examples=[EXAMPLE_MASK],
+                                             description="required: greyscale like image, >= 128 = the product "
+                                                         "region to enhance; base64 or a file")
         strength: Number | None = Field(None, ge=0, le=1, description="default 0.6")
         controlnet_conditioning_scale: Number | None = Field(None, ge=0, le=5, description="default 1.0")
         mask_dilation: StrictInt | None = Field(None, ge=low, le=high, description="default 8")
