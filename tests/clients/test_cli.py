@@ -65,7 +65,7 @@ def test_cli_img2img_and_inpaint_equal_direct_calls(triton_server, tmp_path):
     assert inpaint.returncode == 0, inpaint.stderr
     options = {"seed": 5, "num_inference_steps": 4, "scheduler": "euler", "model": "base"}
     for model, out, extra in (("img2img", "oak.png", {"strength": 0.6}), ("inpaint", "lamp.png", {"mask_image": mask})):
-        client = TritonGenerationClient(triton_server.grpc_url, "grpc", model)
+        client = TritonGenerationClient(triton_server.grpc_url, "grpc", model_name=model)
         try:
             direct = client.generate("an oak floor", image=photo, **options, **extra)
         finally:

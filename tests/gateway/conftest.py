@@ -162,7 +162,7 @@ def box_mask(height: int = 96, width: int = 128) -> np.ndarray:
 @pytest.fixture(scope="session")
 def generation_clients(triton_server: TritonServer):
     """Direct Triton gRPC clients per generation model (txt2img, img2img, inpaint)."""
-    clients = {name: TritonGenerationClient(triton_server.grpc_url, "grpc", name)
+    clients = {name: TritonGenerationClient(triton_server.grpc_url, "grpc", model_name=name)
                for name in ("txt2img", "img2img", "inpaint")}
     yield clients
     for client in clients.values():
