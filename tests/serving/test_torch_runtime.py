@@ -1,7 +1,8 @@
-"""End to end from a `save_pretrained` directory, served with the torch runtime, against diffusers.
+"""The torch runtime (the GPU path), served end to end from `save_pretrained` directories, against diffusers.
 
-The torch runtime is the GPU path, so it is held to the same parity matrix as onnxruntime. The export here
-also sets `--max-image-size` below the default, and a test checks the served contract follows it.
+It is held to the same parity matrices as onnxruntime: txt2img, and img2img, inpaint, ControlNet and LoRA
+variants. The export also sets `--max-image-size` below the default, and a test checks the served contract
+follows it. One module, so the torch server (tests/serving/conftest.py, module-scoped) starts once.
 """
 
 from __future__ import annotations
@@ -11,10 +12,35 @@ import logging
 import pytest
 
 from clients.triton_client import TritonInferenceError, TritonTxt2ImgClient
+from export.sources import load_source, pretrained_controlnet
+from tests.conftest import LORA_SCALE
+from tests.lora_files import fuse_lora_reference
 from tests.serving.conftest import TORCH_MAX_IMAGE_SIZE
 from tests.serving.reference import PARITY_CASES, diffusers_txt2img, max_pixel_difference
+from tests.serving.test_conditioned_parity import CASES, served_and_reference
 
 log = logging.getLogger(__name__)
+
+
+@pytest.fixture(scope="module")
+def pretrained_references(pretrained_dirs, lora_file):
+    """The reference weights loaded from the same directories, the LoRA fused by diffusers."""
+    lora = fuse_lora_reference(load_source(model=str(pretrained_dirs / "base")), lora_file, LORA_SCALE)
+    sources = {"base": load_source(model=str(pretrained_dirs / "base")),
+               "inpainting": load_source(model=str(pretrained_dirs / "inpainting")), "lora": lora}
+    controlnets = {kind: pretrained_controlnet(str(pretrained_dirs / f"controlnet-{kind}")) for kind in ("depth", "seg")}
+    return sources, controlnets
+
+
+# Both sides build each scheduler from the directory's saved scheduler config (the served pipeline.json copy
+# and load_source's), so the matrix is the onnxruntime one.
+@pytest.mark.parametrize("case", list(CASES))
+def test_torch_runtime_matches_diffusers(torch_server, pretrained_references, case):
+    orchestrator, options = CASES[case]
+    served, expected = served_and_reference(torch_server, pretrained_references, orchestrator, options)
+    difference = max_pixel_difference(served, expected)
+    log.info("parity %s [torch]: max |served - diffusers| = %d", case, difference)
+    assert difference <= 1
 
 
 MAX_IMAGE_SIZE = TORCH_MAX_IMAGE_SIZE  # the session torch server's export (tests/serving/conftest.py)
