@@ -13,12 +13,18 @@ Photo workflows (the same diffusion options; --intermediates DIR also writes mas
     python -m clients product-enhance --image product.png --mask region.png --prompt "a glossy finish" --out out/pe.png
 
 Masks are greyscale (or RGB) images, white repaints (the inpaint contract's convention).
+
+The product finder prints the objects found as JSON (label, score, box) and writes each mask into --out-dir:
+
+    python -m clients product-finder --image photo.png --label handbag --label sneaker --out-dir out/found
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -43,6 +49,7 @@ WORKFLOWS = {
 }
 INTERMEDIATES = {"background_replace": ("mask", "depth"), "restyle_room": ("mask", "depth", "segmentation"),
                  "product_enhance": ("mask", "depth")}
+FINDER = "product-finder"
 
 
 def save_images(images: np.ndarray, out: Path) -> list[Path]:
@@ -124,6 +131,23 @@ def _add_workflow(parser: argparse.ArgumentParser, contract: str) -> None:
                         help=f"also write {', '.join(INTERMEDIATES[contract])} as PNGs into DIR")
 
 
+def _add_finder(parser: argparse.ArgumentParser) -> None:
+    """product_finder's inputs, named like its contract; masks go to --out-dir."""
+    parser.add_argument("--url", default="127.0.0.1:8001", help="Triton gRPC (host:8001) or HTTP (host:8000) address")
+    parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc")
+    parser.add_argument("--triton-model", help="Triton model to call (default: product_finder)")
+    parser.add_argument("--image", type=Path, required=True, help="the photo (PNG, JPEG, WebP...)")
+    parser.add_argument("--label", dest="labels", action="append", required=True, metavar="LABEL",
+                        help="a class to find, e.g. handbag (repeatable; 'background' is implicit)")
+    parser.add_argument("--threshold", type=float, help="0..1, the least CLIP probability of an object (default 0.5)")
+    parser.add_argument("--points-per-side", type=int, help="1..8: SAM prompts on an n x n grid (default 6)")
+    parser.add_argument("--min-mask-score", type=float, help="0..1, SAM's predicted IoU a proposal needs "
+                                                             "(default 0.88)")
+    parser.add_argument("--max-objects", type=int, help="1..64 (default 8)")
+    parser.add_argument("--out-dir", type=Path, default=Path("out/product-finder"),
+                        help="where each object's mask goes, as <rank>-<label>.png (255 inside)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m clients", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -139,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--mask", type=Path, required=True, help="mask image like --image; white repaints")
     for name, (contract, help_text) in WORKFLOWS.items():
         _add_workflow(commands.add_parser(name, help=help_text), contract)
+    _add_finder(commands.add_parser(FINDER, help="find the objects of each --label in --image: label, score, "
+                                                 "box and mask (product_finder)"))
     add_perception_commands(commands)
     return parser
 
@@ -172,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command in PERCEPTION_COMMANDS:
         return run_perception(args, parser)
+    if args.command == FINDER:
+        return run_finder(args, parser)
     try:
         options = contract_options(args, parser)
     except OSError as error:  # unreadable or non-image files
@@ -192,4 +220,34 @@ def main(argv: list[str] | None = None) -> int:
         paths += save_images(result[name][None], args.intermediates / f"{name}.png")
     log.info("wrote %s (seed %d) in %.2f s", ", ".join(map(str, paths)), int(result["seed"][0]),
              time.perf_counter() - started)
+    return 0
+
+
+def run_finder(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Prints {"objects": [{label, score, box, mask}], "width", "height"} (mask: the PNG written) as JSON."""
+    try:
+        image = read_image(args.image)  # RGB, or RGBA as the contract takes it
+    except OSError as error:
+        parser.error(str(error))
+    client = TritonGenerationClient(args.url, args.protocol, model_name=args.triton_model or "product_finder")
+    started = time.perf_counter()
+    try:
+        found = client.infer(image=image, labels=args.labels, threshold=args.threshold,
+                             points_per_side=args.points_per_side, min_mask_score=args.min_mask_score,
+                             max_objects=args.max_objects)
+    except TritonInferenceError as error:
+        log.error("%s failed: %s", args.command, error)
+        return 2
+    finally:
+        client.close()
+    objects = []
+    for rank, (label, score, box, mask) in enumerate(zip(found["labels"], found["scores"], found["boxes"],
+                                                         found["masks"])):
+        label = label.decode("utf-8", "replace")
+        path, = save_images(mask[None], args.out_dir / f"{rank}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', label)}.png")
+        objects.append({"label": label, "score": round(float(score), 6), "box": [int(v) for v in box],
+                        "mask": str(path)})
+    print(json.dumps({"objects": objects, "width": image.shape[1], "height": image.shape[0]}))
+    log.info("%d object(s) found in %.2f s%s", len(objects), time.perf_counter() - started,
+             f"; masks in {args.out_dir}" if objects else "")
     return 0

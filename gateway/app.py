@@ -77,7 +77,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         title="Imagery gateway",
         description="REST front for the Triton diffusion pipelines: OpenAI Images API (generations, edits), "
                     "native txt2img / img2img / inpaint with ControlNet, photo workflows (background replace, "
-                    "room restyle, product enhance), SSE progress.",
+                    "room restyle, product enhance, product finder), SSE progress.",
         version="0.1.0",
         lifespan=lifespan,
     )

@@ -35,7 +35,8 @@ def model_for(settings: GatewaySettings, contract: str) -> str:
     """The Triton model serving a contract on this gateway's replicas."""
     return {"txt2img": settings.model, "img2img": settings.img2img_model, "inpaint": settings.inpaint_model,
             "background_replace": settings.background_replace_model, "restyle_room": settings.restyle_room_model,
-            "product_enhance": settings.product_enhance_model}[contract]
+            "product_enhance": settings.product_enhance_model,
+            "product_finder": settings.product_finder_model}[contract]
 
 
 def job(settings: GatewaySettings, contract: str, inputs: Mapping[str, Any], seed: int | None,
@@ -128,4 +129,4 @@ async def native_job(settings: GatewaySettings, contract: str, body: BaseModel, 
     if "control_images" in image_fields:  # workflows take one scalar scale and no ControlNet list
         check_controlnet_lists({**values, "control_images": sources.get("control_images")})
     images = await asyncio.to_thread(_decode_native, sources, settings.max_upload_pixels, _keeps_alpha(contract))
-    return job(settings, contract, {**values, **images}, body.seed, extra_outputs)
+    return job(settings, contract, {**values, **images}, getattr(body, "seed", None), extra_outputs)

@@ -3,8 +3,10 @@
 A `GenerationJob` is a Triton model name (txt2img, img2img, inpaint, ...) and that model's contract inputs
 as Python values, turned into typed tensors by `serving.contracts`. `generate` calls the model (unary
 gRPC); `stream` calls its decoupled twin `<model>_stream` and yields one `Progress` per stage and denoising
-step, then the `Generated` result (with the job's extra outputs, e.g. a workflow's mask and depth). The seed is always chosen here, so a retry on another replica produces the
-same image. Routes never talk to Triton themselves.
+step, then the `Generated` result (with the job's extra outputs, e.g. a workflow's mask and depth). The seed is
+always chosen here, so a retry on another replica produces the same image. A contract without an image
+(product_finder: labels, scores, masks, boxes) is called with `infer_outputs`, which answers its outputs as arrays.
+Routes never talk to Triton themselves.
 """
 
 from __future__ import annotations
@@ -77,18 +79,25 @@ class GenerationJob:
         kept = {name: value for name, value in inputs.items() if value is not None and name != "seed"}
         return cls(model, kept, seed, contract, tuple(extra_outputs))
 
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """A generation's image and seed, or every output of a contract without an image; then the extras."""
+        names = tuple(spec.name for spec in self._contract.outputs)
+        primary = ("image", "seed") if "image" in names else tuple(n for n in names if n not in self.extra_outputs)
+        return (*primary, *self.extra_outputs)
+
     def outputs(self, progress: bool = False) -> list[InferRequestedOutput]:
-        """The outputs to ask for: image, seed, the extras and, for a stream, the progress outputs."""
-        names = ["image", "seed", *self.extra_outputs, *(PROGRESS_OUTPUTS if progress else ())]
-        return [InferRequestedOutput(name) for name in names]
+        """The outputs to ask for: output_names and, for a stream, the progress outputs."""
+        return [InferRequestedOutput(name) for name in (*self.output_names, *(PROGRESS_OUTPUTS if progress else ()))]
 
     @property
     def stream_model(self) -> str:
         return GatewaySettings.stream_model(self.model)
 
     def triton_inputs(self) -> list[InferInput]:
+        seeded = "seed" in self._contract.input_names  # product_finder draws nothing at random
         tensors = []
-        for name, value in {**self.inputs, "seed": self.seed}.items():
+        for name, value in {**self.inputs, **({"seed": self.seed} if seeded else {})}.items():
             array = contract_array(self._contract.name, name, value)
             tensor = InferInput(name, list(array.shape), self._contract.input(name).dtype)
             tensor.set_data_from_numpy(array)
@@ -167,29 +176,41 @@ class GenerationService:
         tried.append(replica)
 
     async def generate(self, job: GenerationJob, rename: Mapping[str, str] | None = None) -> Generated:
+        result, replica, attempt = await self.call(job.model, job.triton_inputs(), job.outputs(), rename,
+                                                   f" with seed {job.seed}")
+        return _generated(result, job, replica, attempt)
+
+    async def infer_outputs(self, job: GenerationJob, rename: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
+        """The job's outputs (`output_names`) as arrays: for contracts that answer no image (product_finder)."""
+        result, _, _ = await self.call(job.model, job.triton_inputs(), job.outputs(), rename)
+        return {name: result.as_numpy(name) for name in job.output_names}
+
+    async def call(self, model: str, inputs: list[InferInput], outputs: list[InferRequestedOutput],
+                   rename: Mapping[str, str] | None = None, retry_note: str = "") -> tuple[Any, Replica, int]:
+        """One unary call within the timeout, retried once on another replica if the first one failed;
+        returns Triton's result, the replica that answered and the attempt (1 or 2)."""
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await self._generate(job, rename)
+                return await self._call(model, inputs, outputs, rename, retry_note)
         except TimeoutError:
             raise errors.timed_out(self.timeout_s) from None
 
-    async def _generate(self, job: GenerationJob, rename: Mapping[str, str] | None) -> Generated:
+    async def _call(self, model: str, inputs: list[InferInput], outputs: list[InferRequestedOutput],
+                    rename: Mapping[str, str] | None, retry_note: str) -> tuple[Any, Replica, int]:
         tried: list[Replica] = []
-        outputs = job.outputs()
-        inputs = job.triton_inputs()
         for attempt in (1, 2):
-            with self.slot(job.model, tried) as replica:
+            with self.slot(model, tried) as replica:
                 try:
-                    result = await replica.client.infer(job.model, inputs, outputs=outputs)
+                    result = await replica.client.infer(model, inputs, outputs=outputs)
                 except InferenceServerException as error:
                     if _is_replica_failure(error) and attempt == 1:
-                        log.warning("replica %s failed (%s); retrying %s once elsewhere with seed %d",
-                                    replica.url, error.message(), job.model, job.seed)
+                        log.warning("replica %s failed (%s); retrying %s once elsewhere%s", replica.url,
+                                    error.message(), model, retry_note)
                         self._replica_failed(replica, error, tried)
                         self.metrics.retries.inc()
                         continue
                     raise self._map(error, replica, rename) from None
-            return _generated(result, job, replica, attempt)
+            return result, replica, attempt
         raise AssertionError("unreachable")
 
     async def stream(self, job: GenerationJob, rename: Mapping[str, str] | None = None

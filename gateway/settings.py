@@ -43,6 +43,7 @@ class GatewaySettings(BaseSettings):
     background_replace_model: str = "background_replace"  # /v1/background-replace
     restyle_room_model: str = "restyle_room"  # /v1/restyle-room
     product_enhance_model: str = "product_enhance"  # /v1/product-enhance
+    product_finder_model: str = "product_finder"  # /v1/product-finder (no streaming twin)
     streaming: bool = True  # false: `stream: true` is a 501 and no `_stream` model is needed
     # A replica is in rotation (and /readyz is 200) when these are loaded. Default: the txt2img model and,
     # with streaming, its twin. The other routes' models are optional: a replica without them still serves
@@ -111,6 +112,7 @@ class GatewaySettings(BaseSettings):
                   self.restyle_room_model, self.product_enhance_model]
         if self.streaming:
             models += [self.stream_model(model) for model in list(models)]
+        models.append(self.product_finder_model)  # answers at once: nothing to stream
         required = set(self.required())
         return [model for model in models if model not in required]
 

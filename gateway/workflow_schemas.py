@@ -1,17 +1,19 @@
 """Request and response bodies of the photo workflow routes (/v1/background-replace, /v1/restyle-room,
-/v1/product-enhance): each workflow contract's inputs under their own names (serving/contracts.py), plus
-how to answer. Built per app, like gateway/schemas.py, since the limits come from settings.
+/v1/product-enhance, /v1/product-finder): each workflow contract's inputs under their own names
+(serving/contracts.py), plus how to answer. The generating ones are built per app, like gateway/schemas.py,
+since their limits come from settings; product_finder's limits are its contract's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from gateway.schemas import EXAMPLE_IMAGE, EXAMPLE_MASK, ImageEvent, Number, RequestModels, Txt2ImgJSONResponse
 from gateway.settings import GatewaySettings
+from serving.contracts import MAX_FINDER_LABELS
 
 EDGE_PIXELS = (0, 64)  # mask_dilation / mask_feather (serving/workflows/stages.py EDGE_RANGE)
 # The workflows' intermediate outputs, as the contracts name them.
@@ -35,6 +37,40 @@ class WorkflowImageEvent(ImageEvent):
     """A workflow route's last event, `image`."""
 
     intermediates: Intermediates | None = None
+
+
+class ProductFinderRequest(BaseModel):
+    """product_finder: the objects of the given classes in a photo (SAM proposals, CLIP zero-shot labels)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: StrictStr | None = Field(None, examples=[EXAMPLE_IMAGE],
+                                    description="required: the photo, base64 PNG/JPEG/WebP (JSON) or a file "
+                                                "(multipart); RGBA is taken as is")
+    labels: list[Annotated[StrictStr, Field(min_length=1)]] = Field(
+        ..., min_length=1, max_length=MAX_FINDER_LABELS, examples=[["handbag", "sneaker"]],
+        description="the classes to find (\"background\" is implicit, the rejection class, and refused); "
+                    "in a form, one field per label")
+    threshold: Number | None = Field(None, ge=0, le=1, description="the least CLIP probability of a found object "
+                                                                   "(default 0.5)")
+    points_per_side: StrictInt | None = Field(None, ge=1, le=8, description="SAM prompts on an n x n grid "
+                                                                            "(default 6)")
+    min_mask_score: Number | None = Field(None, ge=0, le=1, description="SAM's predicted IoU a proposal needs "
+                                                                        "(default 0.88)")
+    max_objects: StrictInt | None = Field(None, ge=1, le=64, description="default 8")
+
+
+class FoundObject(BaseModel):
+    label: str = Field(description="one of `labels`")
+    score: float = Field(description="its CLIP probability, 0..1")
+    box: list[int] = Field(min_length=4, max_length=4, description="[x1, y1, x2, y2] in pixels, inclusive")
+    mask: str = Field(description="base64 PNG, greyscale of the photo's size, 255 inside the object")
+
+
+class ProductFinderResponse(BaseModel):
+    objects: list[FoundObject] = Field(description="by score, highest first; empty when nothing was found")
+    width: int
+    height: int
 
 
 @dataclass(frozen=True)
