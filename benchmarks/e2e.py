@@ -71,23 +71,25 @@ def measure(target: Target, workload: Workload, stats_client: Any = None,
             reference: np.ndarray | None = None) -> tuple[TargetResult, np.ndarray]:
     """Warm-up, the concurrency-1 latency run, then the sweep; Triton statistics around each timed run."""
     request = workload.request()
+    models = workload.models
     # One untimed request: first-call costs (allocations, lazy imports, onnxruntime's per-shape set-up).
     run_closed_loop(target, request, 1, 1)
 
     def timed(concurrency: int, body: dict = request) -> tuple[LoadRun, np.ndarray, stats.Snapshot | None]:
-        before = stats.snapshot(stats_client) if stats_client else None
+        before = stats.snapshot(stats_client, models.names) if stats_client else None
         run, images = run_closed_loop(target, body, concurrency, workload.requests_at(concurrency, target.name))
-        phase = stats.settled_delta(stats_client, before, len(run.latencies_s)) if stats_client else None
+        phase = (stats.settled_delta(stats_client, before, len(run.latencies_s), orchestrator=models.orchestrator)
+                 if stats_client else None)
         return run, images, phase
 
     latency, images, phase = timed(1)
     result = TargetResult(target.name, target.kind, target.runtime, workload.precision, latency)
     if phase is not None:
-        result.stages = stats.stage_breakdown(phase, workload.steps)
+        result.stages = stats.stage_breakdown(phase, workload.steps, models)
     probe = workload.overhead_probe_steps
     if phase is not None and target.kind == "triton" and probe and probe != workload.steps:
         _, _, short = timed(1, workload.request_with_steps(probe))
-        result.overhead_fit = stats.fit_overhead(stats.stage_breakdown(short, probe), result.stages)
+        result.overhead_fit = stats.fit_overhead(stats.stage_breakdown(short, probe, models), result.stages)
     if reference is not None:
         result.max_abs_diff_vs_diffusers = int(np.abs(images.astype(np.int16) - reference.astype(np.int16)).max())
     if workload.sweeps(target.name):
@@ -99,7 +101,7 @@ def measure(target: Target, workload: Workload, stats_client: Any = None,
             run, _, phase = timed(concurrency)
             result.sweep.append(run)
             if phase is not None:
-                result.batching.append(stats.unet_batching(phase, concurrency))
+                result.batching.append(stats.unet_batching(phase, concurrency, models))
     return result, images
 
 

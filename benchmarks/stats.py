@@ -16,6 +16,23 @@ COMPONENTS = ("text_encoder", "unet", "vae_decoder")
 
 
 @dataclass(frozen=True)
+class PipelineModels:
+    """The Triton models one benchmarked pipeline calls: its orchestrator, the UNet it steps, and other
+    components (img2img's vae_encoder, a ControlNet) whose compute joins the components' time."""
+
+    orchestrator: str = ORCHESTRATOR
+    unet: str = "unet"
+    extra: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.orchestrator, "text_encoder", self.unet, "vae_decoder", *self.extra)
+
+
+TXT2IMG_MODELS = PipelineModels()
+
+
+@dataclass(frozen=True)
 class ModelStats:
     requests: int  # successful requests
     executions: int  # model executions (one per dynamic batch)
@@ -79,7 +96,7 @@ class ModelStats:
 Snapshot = dict[str, ModelStats]
 
 
-def snapshot(client: Any, models: tuple[str, ...] = (ORCHESTRATOR, *COMPONENTS)) -> Snapshot:
+def snapshot(client: Any, models: tuple[str, ...] = TXT2IMG_MODELS.names) -> Snapshot:
     """`client` is a clients.triton_client.TritonTxt2ImgClient (anything with `model_statistics(name)`)."""
     return {name: ModelStats.from_triton(client.model_statistics(name)) for name in models}
 
@@ -88,8 +105,9 @@ def delta(after: Snapshot, before: Snapshot) -> Snapshot:
     return {name: after[name] - before[name] for name in after}
 
 
-def settled_delta(client: Any, before: Snapshot, requests: int, timeout_s: float = 5.0) -> Snapshot:
-    """The phase's delta once Triton has counted all `requests` txt2img requests.
+def settled_delta(client: Any, before: Snapshot, requests: int, timeout_s: float = 5.0,
+                  orchestrator: str = ORCHESTRATOR) -> Snapshot:
+    """The phase's delta once Triton has counted all `requests` orchestrator requests.
 
     Triton updates a request's statistics after it has sent the response, so a snapshot taken right
     after the last response can miss that request.
@@ -97,7 +115,7 @@ def settled_delta(client: Any, before: Snapshot, requests: int, timeout_s: float
     deadline = time.monotonic() + timeout_s
     while True:
         phase = delta(snapshot(client, tuple(before)), before)
-        if phase[ORCHESTRATOR].requests >= requests or time.monotonic() > deadline:
+        if phase[orchestrator].requests >= requests or time.monotonic() > deadline:
             return phase
         time.sleep(0.02)
 
@@ -117,19 +135,21 @@ class StageBreakdown:
     components_ms: float  # text encoder + UNet + VAE compute
     overhead_ms: float  # served - components: BLS hops, queues, tokenizer, scheduler arithmetic
     overhead_per_step_ms: float
+    other_components_ms: float = 0.0  # vae_encoder (img2img), ControlNets: part of components_ms
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def stage_breakdown(phase: Snapshot, steps: int) -> StageBreakdown:
-    orchestrator = phase[ORCHESTRATOR]
+def stage_breakdown(phase: Snapshot, steps: int, models: PipelineModels = TXT2IMG_MODELS) -> StageBreakdown:
+    orchestrator = phase[models.orchestrator]
     requests = orchestrator.requests
     if requests == 0:
-        raise ValueError("no txt2img request in this phase")
-    text_encoder, unet, vae = (phase[name] for name in COMPONENTS)
+        raise ValueError(f"no {models.orchestrator} request in this phase")
+    text_encoder, unet, vae = phase["text_encoder"], phase[models.unet], phase["vae_decoder"]
     served = orchestrator.success_ns / requests / 1e6
-    components = (text_encoder.compute_ns + unet.compute_ns + vae.compute_ns) / requests / 1e6
+    other = sum(phase[name].compute_ns for name in models.extra) / requests / 1e6
+    components = (text_encoder.compute_ns + unet.compute_ns + vae.compute_ns) / requests / 1e6 + other
     overhead = served - components
     return StageBreakdown(
         requests=requests,
@@ -143,6 +163,7 @@ def stage_breakdown(phase: Snapshot, steps: int) -> StageBreakdown:
         components_ms=components,
         overhead_ms=overhead,
         overhead_per_step_ms=overhead / steps,
+        other_components_ms=other,
     )
 
 
@@ -164,11 +185,11 @@ class UNetBatching:
         return asdict(self)
 
 
-def unet_batching(phase: Snapshot, concurrency: int) -> UNetBatching:
-    unet = phase["unet"]
+def unet_batching(phase: Snapshot, concurrency: int, models: PipelineModels = TXT2IMG_MODELS) -> UNetBatching:
+    unet = phase[models.unet]
     return UNetBatching(
         concurrency=concurrency,
-        txt2img_requests=phase[ORCHESTRATOR].requests,
+        txt2img_requests=phase[models.orchestrator].requests,
         unet_requests=unet.requests,
         unet_executions=unet.executions,
         unet_samples=unet.inferences,

@@ -60,6 +60,17 @@ class Workload:
         return "img2img" if self.pipeline == "img2img" else "txt2img"
 
     @property
+    def models(self):
+        """The Triton models the workload's requests reach (for the statistics breakdown)."""
+        from benchmarks.stats import PipelineModels
+
+        if self.pipeline == "img2img":
+            return PipelineModels("img2img", "unet", ("vae_encoder",))
+        if self.pipeline == "controlnet":
+            return PipelineModels("txt2img", "unet_controlnet", (f"controlnet_{CONTROLNET_KIND}",))
+        return PipelineModels()
+
+    @property
     def precision(self) -> str:
         # The torch paths run fp16 on CUDA (serving.runners.TorchRunner does the same), fp32 on CPU.
         return "fp16" if self.device == "cuda" else "fp32"

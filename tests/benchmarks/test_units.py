@@ -53,6 +53,23 @@ def test_stage_breakdown_subtracts_components_from_served_time():
     assert breakdown.overhead_per_step_ms == pytest.approx(2.8)
 
 
+def test_stage_breakdown_of_img2img_counts_its_orchestrator_and_the_vae_encoder():
+    def at(requests, compute_ms, success_ms=0):
+        return stats.ModelStats.from_triton(triton_stats(requests, requests, requests, int(success_ms * 1e6), 0,
+                                                         int(compute_ms * 1e6)))
+
+    models = stats.PipelineModels("img2img", "unet", ("vae_encoder",))
+    phase = {"img2img": at(2, 0, success_ms=200), "text_encoder": at(2, 4), "unet": at(16, 160),
+             "vae_decoder": at(2, 60), "vae_encoder": at(2, 40)}
+    breakdown = stats.stage_breakdown(phase, steps=8, models=models)
+    assert breakdown.served_ms == pytest.approx(100.0)
+    assert breakdown.other_components_ms == pytest.approx(20.0)
+    assert breakdown.components_ms == pytest.approx(2.0 + 80.0 + 30.0 + 20.0)
+    assert stats.unet_batching(phase, 1, models).txt2img_requests == 2
+    with pytest.raises(ValueError, match="no img2img request"):
+        stats.stage_breakdown({**phase, "img2img": at(0, 0)}, steps=8, models=models)
+
+
 def test_overhead_fit_separates_per_step_from_fixed_costs():
     def breakdown(steps, overhead):
         return stats.StageBreakdown(1, steps, 0, 0, 0, 0, 0, 0, 0, overhead, overhead / steps)
