@@ -120,6 +120,7 @@ INPAINT = OrchestratorContract(
 WORKFLOW_COMMON = tuple(spec for spec in TXT2IMG_INPUTS if spec.name not in ("height", "width"))
 PHOTO_INPUT = T("image", "UINT8", (-1, -1, -1), "required", "RGB [H,W,3] or RGBA [H,W,4], up to 4096 px per side",
                 optional=False)
+RGB_PHOTO_INPUT = T("image", "UINT8", (-1, -1, 3), "required", "RGB [H,W,3], up to 4096 px per side", optional=False)
 MAX_SIDE_INPUT = T("max_side", "INT32", (1,), "the model's native size",
                    "output keeps the photo's aspect ratio, longest side at most this (up to `--max-image-size`), "
                    "sides rounded down to the latent stride")
@@ -151,7 +152,7 @@ RESTYLE_ROOM = OrchestratorContract(
     "Interiors: depth and ADE20K segmentation -> depth + segmentation MultiControlNet, as txt2img or (with "
     "strength) img2img; keep_classes stay the input photo, bit for bit.",
     WORKFLOW_COMMON + (
-        T("image", "UINT8", (-1, -1, 3), "required", "RGB [H,W,3], up to 4096 px per side", optional=False),
+        RGB_PHOTO_INPUT,
         T("strength", "FP32", (1,), "absent: txt2img guided by the room's structure", "0..1: img2img from the photo"),
         T("depth_scale", "FP32", (1,), "1.0", "0..5, the depth ControlNet's conditioning scale"),
         T("seg_scale", "FP32", (1,), "1.0", "0..5, the segmentation ControlNet's conditioning scale"),
@@ -172,7 +173,7 @@ PRODUCT_ENHANCE = OrchestratorContract(
     "Product photoshoots: repaint the product region (mask_image, dilated) with ControlNet depth; every pixel "
     "outside the dilated mask stays the input photo, bit for bit.",
     WORKFLOW_COMMON + (
-        T("image", "UINT8", (-1, -1, 3), "required", "RGB [H,W,3], up to 4096 px per side", optional=False),
+        RGB_PHOTO_INPUT,
         T("mask_image", "UINT8", (-1, -1), "required", "[H,W] like image, >= 128 = the product region to enhance",
           optional=False),
         T("strength", "FP32", (1,), "0.6", "0..1, how far the product may change"),

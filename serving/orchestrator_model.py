@@ -75,3 +75,7 @@ class TritonPythonModel:
                               is_cancelled=stream.is_cancelled)
         final = progress_outputs(last[0]) if last else {}
         stream.finish({**final, **{name: np.ascontiguousarray(value) for name, value in outputs.items()}})
+
+    def finalize(self) -> None:
+        if self.decoupled is not None:
+            self.decoupled.shutdown()

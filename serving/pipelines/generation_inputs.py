@@ -226,12 +226,18 @@ def _control(inputs: Inputs, catalog: VariantCatalog, settings: PipelineSettings
     return ControlParams(kinds, images, scales, starts, ends)
 
 
-def parse_generation_inputs(inputs: Inputs, contract: OrchestratorContract, catalog: VariantCatalog,
-                            settings_of: Mapping[str, PipelineSettings]) -> GenerationParams:
-    """Checks a request against `contract`; `settings_of` maps each exported variant to its settings."""
+def reject_unexpected(inputs: Inputs, contract: OrchestratorContract) -> None:
+    """An input the contract does not declare is an error naming it (Triton passes only declared ones, but
+    in-process callers such as the workflows can send anything)."""
     unexpected = sorted(name for name, value in inputs.items() if value is not None and name not in contract.input_names)
     if unexpected:
         raise InvalidInputError(unexpected[0], f"is not an input of {contract.name}")
+
+
+def parse_generation_inputs(inputs: Inputs, contract: OrchestratorContract, catalog: VariantCatalog,
+                            settings_of: Mapping[str, PipelineSettings]) -> GenerationParams:
+    """Checks a request against `contract`; `settings_of` maps each exported variant to its settings."""
+    reject_unexpected(inputs, contract)
     prompt = text_value(inputs, "prompt")
     if prompt is None:
         raise InvalidInputError("prompt", "is required")

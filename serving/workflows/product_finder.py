@@ -16,8 +16,9 @@ import numpy as np
 from serving.contracts import MAX_FINDER_LABELS, OrchestratorContract
 from serving.perception.inputs import parse_texts
 from serving.pipelines.diffusion import ComponentCaller, ProgressCallback
-from serving.pipelines.generation_inputs import float_in, image_value, int_in, single_value
 from serving.pipelines.errors import InvalidInputError
+from serving.pipelines.generation_inputs import image_value, int_in, reject_unexpected
+from serving.workflows.stages import PhotoWorkflow
 
 BACKGROUND = "background"
 OVERLAP_IOU = 0.7  # SAM's automatic mask generator drops proposals overlapping a better one this much
@@ -59,9 +60,7 @@ class ProductFinder:
     def __call__(self, inputs: Inputs, on_step: ProgressCallback | None = None,
                  is_cancelled: Callable[[], bool] = lambda: False) -> dict[str, np.ndarray]:
         # 1. inputs
-        unexpected = sorted(n for n, v in inputs.items() if v is not None and n not in self.contract.input_names)
-        if unexpected:
-            raise InvalidInputError(unexpected[0], f"is not an input of {self.contract.name}")
+        reject_unexpected(inputs, self.contract)
         image = image_value(inputs, "image", (3, 4))
         if image is None:
             raise InvalidInputError("image", "is required")
@@ -103,5 +102,4 @@ class ProductFinder:
         }
 
     def _fraction(self, inputs: Inputs, name: str) -> float:
-        value = single_value(inputs, name)
-        return float(self.contract.input(name).default) if value is None else float_in(name, value, 0.0, 1.0)
+        return PhotoWorkflow.fraction(inputs, name, float(self.contract.input(name).default))

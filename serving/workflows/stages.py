@@ -20,6 +20,7 @@ from serving.pipelines.generation_inputs import (
     float_in,
     image_value,
     int_in,
+    reject_unexpected,
     single_value,
     size_multiple,
     text_value,
@@ -63,10 +64,7 @@ class PhotoWorkflow:
     # --- inputs -------------------------------------------------------------------------------
 
     def check_names(self, inputs: Inputs) -> None:
-        unexpected = sorted(name for name, value in inputs.items()
-                            if value is not None and name not in self.contract.input_names)
-        if unexpected:
-            raise InvalidInputError(unexpected[0], f"is not an input of {self.contract.name}")
+        reject_unexpected(inputs, self.contract)
 
     def settings(self, inputs: Inputs) -> PipelineSettings:
         catalog = self.generation.pipeline.catalog
