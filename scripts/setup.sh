@@ -28,5 +28,11 @@ if ! command -v docker-compose >/dev/null && command -v apt-get >/dev/null && [[
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose; } \
         >/dev/null 2>&1 || echo "setup: docker-compose not installed (tests/gateway/test_compose.py skips its CLI check)"
 fi
+# Debian's chromium runs the web page's browser tests (Playwright drives it; its own browsers are never
+# downloaded). Same best effort as docker-compose: without it those tests skip.
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
+        >/dev/null 2>&1 || echo "setup: chromium not installed (tests/gateway/test_web_page.py skips)"
+fi
 echo "$want" > "$STAMP"
 echo "setup: done"
