@@ -25,3 +25,7 @@ class CatalogSettings(BaseSettings):
     llm_json_mode: bool = True
     # Longer texts are recorded as row errors (opus-mt-de-en reads at most 512 tokens, roughly 2000 characters).
     max_text_chars: int = Field(2000, ge=1)
+    # Catalog jobs: larger input files are refused whole (the CLI exits non-zero, the gateway answers 400).
+    max_file_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    # The Triton model that translates de->en (DESIGN.md section 3: text BYTES [n] -> translation BYTES [n]).
+    translate_model: str = "translate"
