@@ -17,7 +17,7 @@ from gateway.image_store import ImageStore
 from gateway.metrics import Metrics, MetricsMiddleware
 from gateway.openapi_docs import install_openapi
 from gateway.perception_service import PERCEPTION_MODELS
-from gateway.routes import health, native, openai_images, perception, workflows
+from gateway.routes import health, native, openai_images, perception, web, workflows
 from gateway.schemas import build_request_models
 from gateway.security import install_cors
 from gateway.settings import GatewaySettings
@@ -89,6 +89,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(native.build_router(state.models))
     app.include_router(workflows.build_router(build_workflow_models(settings, state.models)))
     app.include_router(perception.build_router())
+    web.install(app)  # the page at / and its files (not in the OpenAPI document)
     install_cors(app, settings.cors_origins)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
                        upload_paths=UPLOAD_PATHS, max_upload_bytes=settings.max_upload_bytes)
