@@ -16,7 +16,7 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Iterator, Mapping
+from typing import Any, AsyncIterator, Iterator, Literal, Mapping
 
 import grpc
 import numpy as np
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 # What every decoupled twin sends per stage and step (serving/contracts.py PROGRESS_OUTPUTS).
 PROGRESS_OUTPUTS = ("step", "total", "elapsed_s", "stage")
 SEED_BOUND = 2**31  # the range the orchestrator itself draws from when no seed is given
+# Who is waiting: a person (routes) or a batch job (catalog jobs, gateway/job_backend.py). Admission
+# control may serve batch calls after interactive ones; today both are admitted alike.
+Priority = Literal["interactive", "batch"]
 
 
 def new_seed() -> int:
@@ -154,8 +157,9 @@ class GenerationService:
         self.streaming = streaming
 
     @contextlib.contextmanager
-    def slot(self, model: str, tried: list[Replica]) -> Iterator[Replica]:
-        """A slot on a replica serving `model`, or the gateway's 503/429 (raised before any work starts)."""
+    def slot(self, model: str, tried: list[Replica], priority: Priority = "interactive") -> Iterator[Replica]:
+        """A slot on a replica serving `model`, or the gateway's 503/429 (raised before any work starts).
+        `priority` is the hook for admission control (batch after interactive); not used for ordering yet."""
         try:
             replica = self.pool.reserve(model, exclude=tried)
         except ModelNotServed as error:
@@ -175,9 +179,10 @@ class GenerationService:
         self.pool.mark_down(replica, error.details() if isinstance(error, grpc.aio.AioRpcError) else str(error))
         tried.append(replica)
 
-    async def generate(self, job: GenerationJob, rename: Mapping[str, str] | None = None) -> Generated:
+    async def generate(self, job: GenerationJob, rename: Mapping[str, str] | None = None,
+                       priority: Priority = "interactive") -> Generated:
         result, replica, attempt = await self.call(job.model, job.triton_inputs(), job.outputs(), rename,
-                                                   f" with seed {job.seed}")
+                                                   f" with seed {job.seed}", priority)
         return _generated(result, job, replica, attempt)
 
     async def infer_outputs(self, job: GenerationJob, rename: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
@@ -186,20 +191,22 @@ class GenerationService:
         return {name: result.as_numpy(name) for name in job.output_names}
 
     async def call(self, model: str, inputs: list[InferInput], outputs: list[InferRequestedOutput],
-                   rename: Mapping[str, str] | None = None, retry_note: str = "") -> tuple[Any, Replica, int]:
+                   rename: Mapping[str, str] | None = None, retry_note: str = "",
+                   priority: Priority = "interactive") -> tuple[Any, Replica, int]:
         """One unary call within the timeout, retried once on another replica if the first one failed;
         returns Triton's result, the replica that answered and the attempt (1 or 2)."""
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await self._call(model, inputs, outputs, rename, retry_note)
+                return await self._call(model, inputs, outputs, rename, retry_note, priority)
         except TimeoutError:
             raise errors.timed_out(self.timeout_s) from None
 
     async def _call(self, model: str, inputs: list[InferInput], outputs: list[InferRequestedOutput],
-                    rename: Mapping[str, str] | None, retry_note: str) -> tuple[Any, Replica, int]:
+                    rename: Mapping[str, str] | None, retry_note: str,
+                    priority: Priority = "interactive") -> tuple[Any, Replica, int]:
         tried: list[Replica] = []
         for attempt in (1, 2):
-            with self.slot(model, tried) as replica:
+            with self.slot(model, tried, priority) as replica:
                 try:
                     result = await replica.client.infer(model, inputs, outputs=outputs)
                 except InferenceServerException as error:

@@ -9,14 +9,15 @@ from typing import Any, Mapping
 from tritonclient.grpc import InferInput, InferRequestedOutput
 
 from clients.perception_client import _array
-from gateway.generation_service import GenerationService
+from gateway.generation_service import GenerationService, Priority
 from serving.perception.contracts import CONTRACTS
 
 PERCEPTION_MODELS = tuple(CONTRACTS)
 
 
 class PerceptionService(GenerationService):
-    async def infer(self, model: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    async def infer(self, model: str, inputs: Mapping[str, Any], priority: Priority = "interactive"
+                    ) -> dict[str, Any]:
         """Every output of `model` as numpy arrays; inputs by contract name (None: absent)."""
         contract = CONTRACTS[model]
         tensors = []
@@ -28,5 +29,5 @@ class PerceptionService(GenerationService):
             tensor.set_data_from_numpy(array)
             tensors.append(tensor)
         outputs = [InferRequestedOutput(spec.name) for spec in contract.outputs]
-        result, _, _ = await self.call(model, tensors, outputs)
+        result, _, _ = await self.call(model, tensors, outputs, priority=priority)
         return {spec.name: result.as_numpy(spec.name) for spec in contract.outputs}

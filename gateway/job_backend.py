@@ -1,0 +1,59 @@
+"""The catalog job runner's model calls from inside the gateway: the same replica pool, retry, timeout and
+error mapping as interactive requests (GenerationService / PerceptionService), tagged `priority="batch"`.
+
+The runner works in its own thread; each call is a coroutine handed to the gateway's event loop. The worker
+runs one article at a time, so a job holds at most one of a replica's in-flight slots
+(GATEWAY_MAX_IN_FLIGHT_PER_REPLICA) and interactive requests keep the others; an admission queue that
+orders requests by priority serves batch calls after interactive ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Coroutine, Mapping, TypeVar
+
+import numpy as np
+from tritonclient.grpc import InferInput, InferRequestedOutput
+
+from catalog.backend import decode_translations, translate_arrays
+from gateway.generation_service import GenerationJob, GenerationService
+from gateway.perception_service import PerceptionService
+
+T = TypeVar("T")
+BATCH = "batch"  # the priority of every call a catalog job makes
+
+
+@dataclass
+class GatewayJobBackend:
+    loop: asyncio.AbstractEventLoop
+    generation: GenerationService
+    perception: PerceptionService
+    generation_model: str
+    translate_model: str
+    call_timeout_s: float
+
+    def _wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(self.call_timeout_s + 30)
+
+    def translate(self, texts: list[str], num_beams: int | None, max_new_tokens: int | None) -> list[str]:
+        tensors = []
+        for name, (dtype, array) in translate_arrays(texts, num_beams, max_new_tokens).items():
+            tensor = InferInput(name, list(array.shape), dtype)
+            tensor.set_data_from_numpy(array)
+            tensors.append(tensor)
+        result, _, _ = self._wait(self.generation.call(self.translate_model, tensors,
+                                                       [InferRequestedOutput("translation")], priority=BATCH))
+        return decode_translations(result.as_numpy("translation"))
+
+    def generate(self, prompt: str, negative_prompt: str, seed: int, inputs: Mapping[str, Any]
+                 ) -> tuple[np.ndarray, int]:
+        job = GenerationJob.create(self.generation_model, {"prompt": prompt, "negative_prompt": negative_prompt or None,
+                                                           **inputs}, seed=seed, contract="txt2img")
+        generated = self._wait(self.generation.generate(job, priority=BATCH))
+        return generated.images[0], generated.seed
+
+    def score(self, image: np.ndarray, text: str) -> float:
+        outputs = self._wait(self.perception.infer("clip_score", {"image": image[None], "text": [text]},
+                                                   priority=BATCH))
+        return float(outputs["score"][0])
