@@ -36,7 +36,7 @@ def read_articles(path: Path, id_column: str | None = None, text_column: str | N
     """
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise SheetError(f"{path.name}: unsupported file format {suffix!r} (use {', '.join(FORMATS)})")
+        raise SheetError(f"{path.name}: unsupported sheet format {suffix!r} (use {', '.join(FORMATS)})")
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -79,7 +79,7 @@ def _column(name: str, header: list[str], wanted: str | None, defaults: tuple[st
         return header.index(wanted.strip().lower())
     found = next((header.index(column) for column in defaults if column in header), None)
     if found is None and required and what == "description":
-        raise SheetError(f"{name}: missing description column (one of {', '.join(defaults)}, or name it); "
+        raise SheetError(f"{name}: no description column (one of {', '.join(defaults)}, or name it); "
                          f"header is {header}")
     return found
 

@@ -14,6 +14,10 @@ Photo workflows (the same diffusion options; --intermediates DIR also writes mas
 
 Masks are greyscale (or RGB) images, white repaints (the inpaint contract's convention).
 
+A catalog job (German article sheet -> translated, prompted, generated, CLIP-gated images; resumable):
+
+    python -m clients catalog catalog/data/articles.xlsx --out out/catalog
+
 The product finder prints the objects found as JSON (label, score, box) and writes each mask into --out-dir:
 
     python -m clients product-finder --image photo.png --label handbag --label sneaker --out-dir out/found
@@ -31,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from clients.catalog_cli import COMMAND as CATALOG, add_catalog_command, run_catalog
 from clients.perception_cli import COMMANDS as PERCEPTION_COMMANDS, add_perception_commands, read_image, run_perception
 from clients.triton_client import TritonGenerationClient, TritonInferenceError
 
@@ -166,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_finder(commands.add_parser(FINDER, help="find the objects of each --label in --image: label, score, "
                                                  "box and mask (product_finder)"))
     add_perception_commands(commands)
+    add_catalog_command(commands)
     return parser
 
 
@@ -198,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command in PERCEPTION_COMMANDS:
         return run_perception(args, parser)
+    if args.command == CATALOG:
+        return run_catalog(args, parser)
     if args.command == FINDER:
         return run_finder(args, parser)
     try:

@@ -44,6 +44,9 @@ class GatewaySettings(BaseSettings):
     restyle_room_model: str = "restyle_room"  # /v1/restyle-room
     product_enhance_model: str = "product_enhance"  # /v1/product-enhance
     product_finder_model: str = "product_finder"  # /v1/product-finder (no streaming twin)
+    translate_model: str = "translate"  # catalog jobs (/v1/jobs): de->en before attributes and prompts
+    # Catalog jobs: their SQLite database, uploads and output folders (jobs.sqlite, <job id>/).
+    jobs_dir: Path = Path("out/jobs")
     streaming: bool = True  # false: `stream: true` is a 501 and no `_stream` model is needed
     # A replica is in rotation (and /readyz is 200) when these are loaded. Default: the txt2img model and,
     # with streaming, its twin. The other routes' models are optional: a replica without them still serves
@@ -53,7 +56,12 @@ class GatewaySettings(BaseSettings):
     request_timeout_s: float = Field(300.0, gt=0)
     health_interval_s: float = Field(2.0, gt=0)
     health_timeout_s: float = Field(2.0, gt=0)
-    retry_after_s: int = Field(1, ge=0)
+    retry_after_s: int = Field(1, ge=0)  # Retry-After of 503s, and of 429s until a service time was measured
+    # Admission: beyond max_in_flight_per_replica a request waits (interactive before batch) in a queue of at
+    # most queue_max_depth requests for the whole replica set (0: no queue, overflow is a 429 at once), for
+    # at most queue_max_wait_s (then a 503 queue_timeout).
+    queue_max_depth: int = Field(64, ge=0)
+    queue_max_wait_s: float = Field(60.0, gt=0)
 
     # Request limits (tighter than or equal to the contract's).
     max_image_size: int = Field(1024, ge=8)
@@ -113,6 +121,7 @@ class GatewaySettings(BaseSettings):
         if self.streaming:
             models += [self.stream_model(model) for model in list(models)]
         models.append(self.product_finder_model)  # answers at once: nothing to stream
+        models.append(self.translate_model)  # catalog jobs only
         required = set(self.required())
         return [model for model in models if model not in required]
 

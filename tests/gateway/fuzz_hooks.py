@@ -2,8 +2,9 @@
 
 Random bytes in a multipart file field only ever reach the gateway's 400 "not an image" answer. About
 half of the files generated in the fuzzing phase (chosen by their bytes, so a seed replays the same run)
-are swapped for a small real PNG, so the routes' own paths (inpaint and img2img edits, streams, url answers) are fuzzed
-too. A file is schema-valid either way: the document says `format: binary`, nothing more.
+are swapped for a small real PNG (a one-article CSV for a catalog job's `file`), so the routes' own
+paths (inpaint and img2img edits, streams, url answers, catalog jobs) are fuzzed too. A file is
+schema-valid either way: the document says `format: binary`, nothing more.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ ALPHA_MASK = _png(_alpha)
 _white = np.zeros((32, 32), np.uint8)
 _white[_middle] = 255
 WHITE_MASK = _png(_white)
-REAL_FILES = {"mask": ALPHA_MASK, "mask_image": WHITE_MASK}
+# A catalog job's sheet (POST /v1/jobs): one article, so the jobs the fuzzer starts finish in seconds.
+ARTICLES_CSV = "article_id,beschreibung\nF1,Rotes T-Shirt aus 100 % Baumwolle\n".encode()
+REAL_FILES = {"mask": ALPHA_MASK, "mask_image": WHITE_MASK, "file": ARTICLES_CSV}
 
 
 def _swap(name: str, value: Any) -> Any:

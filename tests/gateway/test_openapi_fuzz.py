@@ -33,6 +33,8 @@ MAX_EXAMPLES = 12
 MAX_TIME_S = 60
 SEED = 12
 HOOKS = Path(__file__).with_name("fuzz_hooks.py")
+JOB_OPERATIONS = {"POST /v1/jobs", "GET /v1/jobs", "GET /v1/jobs/{job_id}", "DELETE /v1/jobs/{job_id}",
+                  "GET /v1/jobs/{job_id}/events", "GET /v1/jobs/{job_id}/results"}
 
 
 @dataclass
@@ -94,3 +96,4 @@ def test_every_operation_conforms_to_the_document(small_gateway, tmp_path: Path)
     assert result.returncode == 0, output
     untested = sorted(operation for operation in operations if summary.cases[operation] == 0)
     assert not untested, f"never tested: {untested}\n{output}"
+    assert JOB_OPERATIONS <= operations, f"catalog job routes missing from the document: {JOB_OPERATIONS - operations}"
