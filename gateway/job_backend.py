@@ -25,6 +25,8 @@ from gateway.perception_service import PerceptionService
 T = TypeVar("T")
 BATCH = "batch"  # the priority of every call a catalog job makes
 BUSY_BACKOFF_S = 0.5  # between tries while the replicas are busy or down
+# 429, 503: passing conditions (queue_timeout: the admission queue's wait ran out)
+WAIT_FOR = ("too_many_requests_in_flight", "no_replica_available", "queue_timeout")
 
 
 @dataclass
@@ -38,14 +40,15 @@ class GatewayJobBackend:
     stopping: Callable[[], bool] = lambda: False  # the worker is shutting down: stop waiting for replicas
 
     def _wait(self, call: Callable[[], Coroutine[Any, Any, T]]) -> T:
-        """Runs `call()` on the gateway's loop. While every replica is busy (429) or none is ready (503) the
-        job waits (up to the call timeout, or until the worker stops) instead of failing the article."""
+        """Runs `call()` on the gateway's loop. While every replica is busy (429) or none is healthy (503) the
+        job waits (up to the call timeout, or until the worker stops) instead of failing the article; a model
+        that no healthy replica serves fails it at once (the article's JSON names the model)."""
         deadline = time.monotonic() + self.call_timeout_s
         while True:
             try:
                 return asyncio.run_coroutine_threadsafe(call(), self.loop).result(self.call_timeout_s + 30)
             except GatewayError as error:
-                if error.status not in (429, 503) or time.monotonic() > deadline or self.stopping():
+                if error.code not in WAIT_FOR or time.monotonic() > deadline or self.stopping():
                     raise
                 time.sleep(BUSY_BACKOFF_S)
 

@@ -17,7 +17,7 @@ from PIL import Image
 from catalog.job_store import JobStore
 from clients.catalog_cli import DATABASE
 from clients.cli import main
-from tests.catalog.job_inputs import FAST, write_csv
+from tests.catalog.job_inputs import ARTICLES_XLSX, FAST, write_csv
 
 ROOT = Path(__file__).parents[2]
 
@@ -32,7 +32,8 @@ def translation(triton_server) -> tuple[list[str], str]:
         served = client.is_model_ready("translate")
     finally:
         client.close()
-    return ([], "de") if served else (["--no-translate"], "en")
+    # greedy and short: the tiny random translator rarely stops by itself
+    return (["--num-beams", "1", "--max-new-tokens", "16"], "de") if served else (["--no-translate"], "en")
 
 
 def test_job_writes_every_item_and_the_summary(triton_server, translation, tmp_path: Path) -> None:
@@ -84,12 +85,13 @@ def _finished(database: Path) -> int:
 
 
 def test_killed_job_resumes_with_no_item_lost_or_done_twice(triton_server, translation, tmp_path: Path) -> None:
-    flags, language = translation
-    count = 10
-    sheet = write_csv(tmp_path / "articles.csv", count, language, bad_rows=False)
+    """The shipped 30-row XLSX, killed after a few articles and run again."""
+    flags, _ = translation
+    count = 30
+    sheet = ARTICLES_XLSX
     out = tmp_path / "out"
     command = [sys.executable, "-m", "clients", "catalog", str(sheet), "--out", str(out), "--url",
-               triton_server.grpc_url, *FAST, *flags, "--steps", "25", "--max-retries", "0", "--no-progress"]
+               triton_server.grpc_url, *FAST, *flags, "--steps", "10", "--max-retries", "0", "--no-progress"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while _finished(out / DATABASE) < 3:
