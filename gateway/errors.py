@@ -65,8 +65,22 @@ def model_unavailable(model: str, message: str, retry_after_s: int) -> GatewayEr
 
 
 def busy(message: str, retry_after_s: int) -> GatewayError:
+    """Every slot is taken and the admission queue is full: come back after `retry_after_s`."""
     return GatewayError(429, message, type="rate_limit_error", code="too_many_requests_in_flight",
                         headers={"Retry-After": str(retry_after_s)})
+
+
+def queue_timeout(message: str, retry_after_s: int) -> GatewayError:
+    """The request waited the admission queue's maximum without getting a slot."""
+    return GatewayError(503, message, type="server_error", code="queue_timeout",
+                        headers={"Retry-After": str(retry_after_s)})
+
+
+def image_store_unwritable(reason: str) -> GatewayError:
+    """A `url` response's image could not be kept (GATEWAY_IMAGE_DIR); the image itself was generated."""
+    return GatewayError(503, f"the image store cannot keep images for url responses: {reason}; "
+                             f"ask for response_format 'b64_json' to get the image in the response",
+                        type="server_error", param="response_format", code="image_store_unavailable")
 
 
 def timed_out(seconds: float) -> GatewayError:

@@ -16,7 +16,8 @@ import contextlib
 import logging
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Iterator, Literal, Mapping
+import time
+from typing import Any, AsyncIterator, Mapping
 
 import grpc
 import numpy as np
@@ -25,10 +26,11 @@ from tritonclient.utils import InferenceServerException
 
 from clients.triton_client import contract_array
 from gateway import errors
+from gateway.admission import Priority, QueueFull, QueueTimeout
 from gateway.errors import GatewayError
 from gateway.metrics import Metrics
 from gateway.settings import GatewaySettings
-from gateway.triton_pool import AllReplicasBusy, ModelNotServed, NoReplicaAvailable, Replica, ReplicaPool
+from gateway.triton_pool import ModelNotServed, NoReplicaAvailable, Replica, ReplicaPool
 from serving.contracts import GENERATION_CONTRACTS, OrchestratorContract
 
 log = logging.getLogger(__name__)
@@ -36,9 +38,6 @@ log = logging.getLogger(__name__)
 # What every decoupled twin sends per stage and step (serving/contracts.py PROGRESS_OUTPUTS).
 PROGRESS_OUTPUTS = ("step", "total", "elapsed_s", "stage")
 SEED_BOUND = 2**31  # the range the orchestrator itself draws from when no seed is given
-# Who is waiting: a person (routes) or a batch job (catalog jobs, gateway/job_backend.py). Admission
-# control may serve batch calls after interactive ones; today both are admitted alike.
-Priority = Literal["interactive", "batch"]
 
 
 def new_seed() -> int:
@@ -156,23 +155,27 @@ class GenerationService:
         self.retry_after_s = retry_after_s
         self.streaming = streaming
 
-    @contextlib.contextmanager
-    def slot(self, model: str, tried: list[Replica], priority: Priority = "interactive") -> Iterator[Replica]:
-        """A slot on a replica serving `model`, or the gateway's 503/429 (raised before any work starts).
-        `priority` is the hook for admission control (batch after interactive); not used for ordering yet."""
+    @contextlib.asynccontextmanager
+    async def slot(self, model: str, tried: list[Replica], priority: Priority = "interactive"
+                   ) -> AsyncIterator[Replica]:
+        """A slot on a replica serving `model`, after a wait in the admission queue when all are taken
+        (interactive before batch), or the gateway's 503/429 (raised before any work starts)."""
         try:
-            replica = self.pool.reserve(model, exclude=tried)
+            replica = await self.pool.acquire(model, exclude=tried, priority=priority)
+        except QueueFull as error:
+            raise errors.busy(str(error), error.retry_after_s) from None
+        except QueueTimeout as error:
+            raise errors.queue_timeout(str(error), error.retry_after_s) from None
         except ModelNotServed as error:
             raise errors.model_unavailable(model, str(error), self.retry_after_s) from None
         except NoReplicaAvailable as error:
             detail = f"; replica {tried[-1].url} failed: {tried[-1].last_error}" if tried else ""
             raise errors.unavailable(f"{error}{detail}", self.retry_after_s) from None
-        except AllReplicasBusy as error:
-            raise errors.busy(f"too many requests in flight: {error}", self.retry_after_s) from None
+        started = time.monotonic()
         try:
             yield replica
         finally:
-            self.pool.release(replica)
+            self.pool.release(replica, time.monotonic() - started)
 
     def _replica_failed(self, replica: Replica, error: BaseException, tried: list[Replica]) -> None:
         self.pool.record_error(replica, "unavailable")
@@ -185,9 +188,10 @@ class GenerationService:
                                                    f" with seed {job.seed}", priority)
         return _generated(result, job, replica, attempt)
 
-    async def infer_outputs(self, job: GenerationJob, rename: Mapping[str, str] | None = None) -> dict[str, np.ndarray]:
+    async def infer_outputs(self, job: GenerationJob, rename: Mapping[str, str] | None = None,
+                            priority: Priority = "interactive") -> dict[str, np.ndarray]:
         """The job's outputs (`output_names`) as arrays: for contracts that answer no image (product_finder)."""
-        result, _, _ = await self.call(job.model, job.triton_inputs(), job.outputs(), rename)
+        result, _, _ = await self.call(job.model, job.triton_inputs(), job.outputs(), rename, priority=priority)
         return {name: result.as_numpy(name) for name in job.output_names}
 
     async def call(self, model: str, inputs: list[InferInput], outputs: list[InferRequestedOutput],
@@ -206,7 +210,7 @@ class GenerationService:
                     priority: Priority = "interactive") -> tuple[Any, Replica, int]:
         tried: list[Replica] = []
         for attempt in (1, 2):
-            with self.slot(model, tried, priority) as replica:
+            async with self.slot(model, tried, priority) as replica:
                 try:
                     result = await replica.client.infer(model, inputs, outputs=outputs)
                 except InferenceServerException as error:
@@ -220,8 +224,8 @@ class GenerationService:
             return result, replica, attempt
         raise AssertionError("unreachable")
 
-    async def stream(self, job: GenerationJob, rename: Mapping[str, str] | None = None
-                     ) -> AsyncIterator[Progress | Generated]:
+    async def stream(self, job: GenerationJob, rename: Mapping[str, str] | None = None,
+                     priority: Priority = "interactive") -> AsyncIterator[Progress | Generated]:
         """Progress per step, then the result. Retried once elsewhere only if nothing was yielded yet."""
         if not self.streaming:
             raise GatewayError(501, "streaming is disabled on this gateway (GATEWAY_STREAMING=false)",
@@ -232,7 +236,7 @@ class GenerationService:
         tried: list[Replica] = []
         inputs = job.triton_inputs()
         for attempt in (1, 2):
-            with self.slot(model, tried) as replica:
+            async with self.slot(model, tried, priority) as replica:
                 request = {"model_name": model, "inputs": inputs, "outputs": job.outputs(progress=True)}
                 responses = replica.client.stream_infer(_single(request))
                 produced = False

@@ -1,4 +1,5 @@
-"""Prometheus metrics: requests by route and status, latency, in-flight, replica health and errors."""
+"""Prometheus metrics: requests by route and status, latency, in-flight, admission queue, replica health and
+errors."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# 0 is its own bucket: most requests are admitted without waiting.
+QUEUE_WAIT_BUCKETS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
 
 class Metrics:
@@ -39,6 +42,15 @@ class Metrics:
         self.retries = Counter("gateway_retries_total", "Requests retried on another replica", registry=r)
         self.cancelled = Counter("gateway_cancelled_total", "Triton requests cancelled because the client left",
                                  ["route"], registry=r)
+        self.queue_depth = Gauge("gateway_queue_depth", "Requests waiting for an in-flight slot (admission queue)",
+                                 ["priority"], registry=r)
+        self.queue_wait = Histogram("gateway_queue_wait_seconds",
+                                    "Time requests waited for an in-flight slot (0: admitted at once), by outcome "
+                                    "(admitted, timeout, cancelled, unavailable)", ["priority", "outcome"],
+                                    buckets=QUEUE_WAIT_BUCKETS, registry=r)
+        self.queue_rejected = Counter("gateway_queue_rejected_total",
+                                      "Requests refused by admission control (full: 429, timeout: 503)", ["reason"],
+                                      registry=r)
         self.images = Counter("gateway_images_generated_total", "Images returned to clients", registry=r)
 
 

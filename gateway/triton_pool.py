@@ -10,6 +10,9 @@ rotation and probed again on the next round; it rejoins as soon as a probe passe
 Membership changes at run time (`sync`, fed by `gateway.discovery`): a new address is probed at once and
 joins when healthy; a removed one drains: it gets no new request, and leaves the pool (its connection
 closed, its metrics series dropped) when its last request in flight has finished.
+
+A request that finds every replica serving its model at its maximum in flight waits in the pool's admission
+queue (`gateway.admission`); `acquire` is the way in, `release` the way out (and the moment a waiter is served).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Sequence
 
 import tritonclient.grpc.aio as grpc_aio
 
+from gateway.admission import AdmissionQueue, Priority, Waiter
 from gateway.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -77,7 +81,8 @@ class ReplicaPool:
 
     def __init__(self, required_models: Sequence[str], max_in_flight: int, metrics: Metrics,
                  probe_interval_s: float = 2.0, probe_timeout_s: float = 2.0,
-                 optional_models: Sequence[str] = ()) -> None:
+                 optional_models: Sequence[str] = (), queue_max_depth: int = 0, queue_max_wait_s: float = 30.0,
+                 retry_after_s: int = 1) -> None:
         self.replicas: list[Replica] = []
         self.max_in_flight = max_in_flight
         self.required_models = tuple(dict.fromkeys(required_models))
@@ -88,6 +93,7 @@ class ReplicaPool:
         self._rotation = itertools.count()  # breaks ties so equal replicas take turns
         self._prober: asyncio.Task | None = None
         self._closing: set[asyncio.Task] = set()
+        self.queue = AdmissionQueue(queue_max_depth, queue_max_wait_s, metrics, self.release, retry_after_s)
 
     async def start(self) -> None:
         """Starts the periodic probes (the replicas present now were probed when `sync` added them)."""
@@ -125,6 +131,7 @@ class ReplicaPool:
             if replica.url not in wanted and not replica.draining:
                 self._drain(replica)
         await asyncio.gather(*(self.probe(replica) for replica in joined))
+        self._dispatch()  # a drained replica's waiters may have no replica left
 
     def _drain(self, replica: Replica) -> None:
         replica.draining = True
@@ -163,11 +170,40 @@ class ReplicaPool:
         self._publish(replica)
         return replica
 
-    def release(self, replica: Replica) -> None:
+    @property
+    def capacity(self) -> int:
+        """In-flight slots of the replicas in rotation (the service rate is this over the mean service time)."""
+        return sum(replica.max_in_flight for replica in self.replicas if replica.available)
+
+    async def acquire(self, model: str | None = None, exclude: Sequence[Replica] = (),
+                      priority: Priority = "interactive") -> Replica:
+        """A slot as `reserve` gives one; when all are taken, a place in the admission queue until one is
+        free (raises QueueFull or QueueTimeout, see gateway.admission). Give it back with `release`."""
+        try:
+            replica = self.reserve(model, exclude)
+        except AllReplicasBusy as busy:
+            return await self.queue.wait(model, exclude, priority, self.capacity, str(busy))
+        self.queue.admitted_at_once(priority)
+        return replica
+
+    def release(self, replica: Replica, held_s: float | None = None) -> None:
+        """Gives a slot back (`held_s`: how long the request held it, the measured service time)."""
+        if held_s is not None:
+            self.queue.service_time.observe(held_s)
         replica.in_flight -= 1
         self._publish(replica)
         if replica.draining and replica.in_flight == 0 and replica in self.replicas:
             self._retire(replica)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        self.queue.dispatch(self._reserve_for)
+
+    def _reserve_for(self, waiter: Waiter) -> Replica | None:
+        try:
+            return self.reserve(waiter.model, waiter.exclude)
+        except AllReplicasBusy:
+            return None
 
     def _choose(self, model: str | None, exclude: Sequence[Replica]) -> Replica:
         healthy = [r for r in self.replicas if r.available and r not in exclude]
@@ -191,6 +227,7 @@ class ReplicaPool:
         replica.healthy = False
         replica.last_error = reason
         self._publish(replica)
+        self._dispatch()  # waiters that only this replica could serve get their 503 now
 
     def record_error(self, replica: Replica, kind: str) -> None:
         self.metrics.replica_errors.labels(replica=replica.url, kind=kind).inc()
@@ -216,6 +253,7 @@ class ReplicaPool:
                          f" (without the optional models {', '.join(absent)})" if absent else "")
             replica.healthy, replica.last_error, replica.models = True, None, frozenset(loaded)
             self._publish(replica)
+            self._dispatch()  # new capacity for the waiters
             return True
         if replica.healthy:
             self.record_error(replica, "probe")

@@ -65,8 +65,9 @@ def _post_then_disconnect(gateway, body: dict, after_s: float) -> None:
 
 
 def test_disconnect_cancels_triton_request_and_frees_the_slot(start_gateway, triton_server) -> None:
-    """With one slot: a running request makes the next one 429; the client leaving frees the slot at once."""
-    gateway = start_gateway(max_in_flight_per_replica=1, retry_after_s=2)
+    """With one slot and no wait queue: a running request makes the next one 429; the client leaving frees the
+    slot at once."""
+    gateway = start_gateway(max_in_flight_per_replica=1, retry_after_s=2, queue_max_depth=0)
     log = LogWatch(triton_server.log_file)
     replica = triton_server.grpc_url
 
