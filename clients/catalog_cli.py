@@ -77,6 +77,8 @@ def run_catalog(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         job = unfinished[-1]
         log.info("resuming job %s (%s) in %s", job.id, job.input_name, args.out)
     else:
+        for stale in unfinished:  # --restart: the unfinished job is abandoned, not resumed later
+            store.set_state(stale.id, "cancelled", only_if=("queued", "running"))
         try:
             job = submit(store, args.input, args.out, options, settings.max_file_bytes)
         except SheetError as error:
