@@ -10,6 +10,7 @@ from pathlib import Path
 
 from export.descriptors import DESCRIPTORS
 from export.perception.cli import add_perception_arguments, export_requested_perception, split_perception
+from export.translation.cli import add_translation_arguments, export_requested_translation, split_translation
 from export.lora import LoraSpec, fuse_loras
 from export.repository import descriptor_for, export_component, install_orchestrators, pipeline_settings_for, write_manifest, write_pipeline_assets
 from export.sources import PRESETS, load_source, preset_controlnet, pretrained_controlnet
@@ -49,10 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="instances of a plain orchestrator (each is a process; default txt2img=4, img2img=2, "
                              "inpaint=2, workflows 1); repeatable")
     add_perception_arguments(parser)
+    add_translation_arguments(parser)
     args = parser.parse_args(argv)
     if args.preset is None and args.model is None:
         args.preset = "tiny"
-    components, args.perception = split_perception(args.components.split(","))
+    components, args.translation = split_translation(args.components.split(","))
+    components, args.perception = split_perception(components)
     unknown = set(components) - set(DESCRIPTORS) - {"controlnet"}
     if unknown:
         parser.error(f"unknown components {sorted(unknown)}; choose from {sorted(DESCRIPTORS)}")
@@ -80,11 +83,14 @@ def _controlnet_arg(parser: argparse.ArgumentParser, text: str, preset: str | No
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.translation:
+        export_requested_translation(args)
     if args.perception:
         export_requested_perception(args)
-        if not args.components:  # perception only: no diffusion pipeline to build; workflows it completes
+    if not args.components and (args.perception or args.translation):
+        if args.perception:  # perception only: no diffusion pipeline to build; workflows it completes
             install_orchestrators(args.output, args.orchestrator_instances, keep_existing=True)
-            return
+        return
     started = time.perf_counter()
     source = fuse_loras(load_source(args.preset, args.model), args.lora)
     for kind, location in args.controlnet.items():

@@ -21,6 +21,7 @@ from serving.contracts import GENERATION_CONTRACTS
 from serving.decoupled import DecoupledRunner, ResponseStream
 from serving.pipelines.diffusion import StepProgress
 from serving.triton_errors import to_triton_error
+from serving.translation.contracts import TRANSLATION_CONTRACTS
 from serving.triton_inputs import read_inputs
 
 
@@ -38,7 +39,7 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         parameters = {key: value["string_value"] for key, value in config["parameters"].items()}
         self.name = config["name"]
-        self.contract = GENERATION_CONTRACTS[parameters["contract"]]
+        self.contract = {**GENERATION_CONTRACTS, **TRANSLATION_CONTRACTS}[parameters["contract"]]
         self.output_names = [spec.name for spec in self.contract.outputs]
         # `assets` is relative to the repository root (the parent of this model's directory).
         assets = Path(args["model_repository"]).resolve().parent / parameters["assets"]

@@ -39,10 +39,11 @@ SMALL_INSTANCES = ("img2img", "inpaint", "background_replace", "restyle_room", "
 
 
 def export_repository(directory: Path, runtime: str = "onnxruntime", extra: list[str] | None = None,
-                      lora_file: Path | None = None, perception: bool = False) -> Path:
+                      lora_file: Path | None = None, perception: bool = False, translation: bool = False) -> Path:
     """The tiny preset as variant `base` with two ControlNets; with `lora_file`, also the variants
     `inpainting` (a 9-channel inpainting UNet) and `lora` (the LoRA fused into UNet and text encoder),
-    which share the base's other components; with `perception`, the perception models and the workflows."""
+    which share the base's other components; with `perception`, the perception models and the workflows;
+    with `translation`, translate and its two networks."""
     controlnets = [arg for kind in CONTROLNET_KINDS for arg in ("--controlnet", kind)]
     common = ["--runtime", runtime, "--output", str(directory),
               *[arg for name in SMALL_INSTANCES for arg in ("--orchestrator-instances", f"{name}=1")], *(extra or [])]
@@ -50,6 +51,10 @@ def export_repository(directory: Path, runtime: str = "onnxruntime", extra: list
         from export.perception.repository import export_perception
 
         export_perception(PERCEPTION_MODELS, PERCEPTION_PRESETS, directory, "onnxruntime", instance_count=1)
+    if translation:  # translate (MarianMT tiny) and its encoder/decoder; 4 instances: concurrent requests batch
+        from export.translation.repository import export_translation
+
+        export_translation("tiny", directory, "onnxruntime", instances=4)
     export_main(["--preset", "tiny", "--components", TINY_COMPONENTS, *controlnets, *common])
     if lora_file is not None:
         export_main(["--preset", "tiny-inpaint", "--variant", "inpainting", "--components", "unet", *common])
@@ -67,9 +72,10 @@ def lora_file(tiny_source, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_repository(tmp_path_factory: pytest.TempPathFactory, lora_file: Path) -> Path:
-    """The tiny preset exported with onnxruntime (all components, ControlNets, variants, perception models and
-    workflows) into a temporary repository."""
-    return export_repository(tmp_path_factory.mktemp("repo-onnxruntime"), lora_file=lora_file, perception=True)
+    """The tiny preset exported with onnxruntime (all components, ControlNets, variants, perception models,
+    workflows and translate) into a temporary repository."""
+    return export_repository(tmp_path_factory.mktemp("repo-onnxruntime"), lora_file=lora_file, perception=True,
+                             translation=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""The MarianMT translator (translate): sources and repository writer."""

@@ -1,0 +1,1 @@
+"""translate: MarianMT served as encoder + decoder-step components and a BLS orchestrator."""
