@@ -18,6 +18,10 @@ A catalog job (German article sheet -> translated, prompted, generated, CLIP-gat
 
     python -m clients catalog catalog/data/articles.xlsx --out out/catalog
 
+Translations (MarianMT through the `translate` model), one line per text:
+
+    python -m clients translate "Damen-Bluse aus 100 % Viskose." "Farbe: Blau." --num-beams 4
+
 The product finder prints the objects found as JSON (label, score, box) and writes each mask into --out-dir:
 
     python -m clients product-finder --image photo.png --label handbag --label sneaker --out-dir out/found
@@ -37,6 +41,7 @@ from PIL import Image
 
 from clients.catalog_cli import COMMAND as CATALOG, add_catalog_command, run_catalog
 from clients.perception_cli import COMMANDS as PERCEPTION_COMMANDS, add_perception_commands, read_image, run_perception
+from clients.translate_cli import COMMAND as TRANSLATE, add_translate_command, run_translate
 from clients.triton_client import TritonGenerationClient, TritonInferenceError
 
 log = logging.getLogger("clients")
@@ -172,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "box and mask (product_finder)"))
     add_perception_commands(commands)
     add_catalog_command(commands)
+    add_translate_command(commands)
     return parser
 
 
@@ -208,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_catalog(args, parser)
     if args.command == FINDER:
         return run_finder(args, parser)
+    if args.command == TRANSLATE:
+        return run_translate(args, parser)
     try:
         options = contract_options(args, parser)
     except OSError as error:  # unreadable or non-image files

@@ -51,10 +51,10 @@ def export_repository(directory: Path, runtime: str = "onnxruntime", extra: list
         from export.perception.repository import export_perception
 
         export_perception(PERCEPTION_MODELS, PERCEPTION_PRESETS, directory, "onnxruntime", instance_count=1)
-    if translation:  # translate (MarianMT tiny) and its encoder/decoder; 4 instances: concurrent requests batch
+    if translation:  # translate (MarianMT tiny) and its encoder/decoder; 2 instances: two requests decode at once
         from export.translation.repository import export_translation
 
-        export_translation("tiny", directory, "onnxruntime", instances=4)
+        export_translation("tiny", directory, "onnxruntime", instances=2)
     export_main(["--preset", "tiny", "--components", TINY_COMPONENTS, *controlnets, *common])
     if lora_file is not None:
         export_main(["--preset", "tiny-inpaint", "--variant", "inpainting", "--components", "unet", *common])
