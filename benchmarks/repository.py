@@ -60,7 +60,10 @@ def export_repository(workload: Workload, runtime: str, directory: Path, unet_qu
     components = list(TXT2IMG_COMPONENTS) + (["vae_encoder"] if workload.pipeline == "img2img" else [])
     command = [sys.executable, "-m", "export", "--preset", workload.preset, "--runtime", runtime,
                "--components", ",".join(components), "--output", str(directory),
-               "--unet-queue-delay-us", str(unet_queue_delay_us)]
+               "--unet-queue-delay-us", str(unet_queue_delay_us),
+               # Enough orchestrator processes for the highest concurrency measured, at most the export's default
+               # of 4: each one imports torch and diffusers, which is most of the server's start.
+               "--orchestrator-instances", f"{workload.orchestrator}={min(4, max(workload.concurrency))}"]
     if workload.pipeline == "controlnet":
         command += ["--controlnet", CONTROLNET_KIND]
     started = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,11 @@ from export.cli import main as export_main
 from serving.server import ServerPorts, TritonServer
 
 log = logging.getLogger(__name__)
+
+# rembg (the foreground references) imports pymatting, whose numba functions compile eagerly at import: ~60 s of
+# CPU in a fresh venv. The references use rembg's mask path (only_mask, no alpha matting), which never calls them,
+# so they stay plain Python functions here.
+os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
 
 # Session fixtures that export ONNX or start tritonserver. A test using one (directly or through another
 # fixture) is not a unit test; neither is one marked `integration` (it exports or starts a server itself).
@@ -103,6 +109,7 @@ def perception_server(triton_server):
 
 
 TXT2IMG_MODELS = ("txt2img", "txt2img_stream", "text_encoder", "unet", "vae_decoder")
+TXT2IMG_REPLICA_INSTANCES = 2
 
 
 @pytest.fixture(scope="session")
@@ -111,5 +118,14 @@ def txt2img_repository(tiny_repository: Path, tmp_path_factory: pytest.TempPathF
     (failover replicas, serve-all), which then load in a fraction of the full repository's time and memory."""
     directory = tmp_path_factory.mktemp("repo-txt2img")
     for name in TXT2IMG_MODELS:
-        (directory / name).symlink_to(tiny_repository / name, target_is_directory=True)
+        if name != "txt2img":
+            (directory / name).symlink_to(tiny_repository / name, target_is_directory=True)
+    # txt2img with fewer instances: each is a process importing torch and diffusers, most of a server's start.
+    (directory / "txt2img").mkdir()
+    (directory / "txt2img" / "1").symlink_to(tiny_repository / "txt2img" / "1", target_is_directory=True)
+    config = (tiny_repository / "txt2img" / "config.pbtxt").read_text()
+    instances = "instance_group {\n  count: 4\n"
+    assert instances in config
+    (directory / "txt2img" / "config.pbtxt").write_text(
+        config.replace(instances, f"instance_group {{\n  count: {TXT2IMG_REPLICA_INSTANCES}\n"))
     return directory
