@@ -1,16 +1,20 @@
 // The page: tabs of forms (forms.js), one run at a time with live progress and a cancel button, and a
 // gallery of results. Every request is a plain call of the public API; errors show the API's own words.
+import { apiError, describe } from "./errors.js";
 import { FORMS, fieldTable, formBody, renderForm } from "./forms.js";
+import { Jobs } from "./jobs.js";
 import { readEvents } from "./sse.js";
 
 const KEY_STORAGE = "imagery-gateway.api-key";
 const $ = (selector) => document.querySelector(selector);
 
 let current = null; // the run in progress: {controller}
+let jobs = null;
 
 async function main() {
   const config = await (await fetch("/web/config.json")).json();
   setUpKey(config.api_keys);
+  jobs = new Jobs($("#jobs"), headers);
   const table = fieldTable(config);
   for (const spec of FORMS) addTab(spec, table, config.served[spec.model]);
   $("#cancel").addEventListener("click", () => current?.controller.abort());
@@ -65,6 +69,10 @@ function addTab(spec, table, served) {
 }
 
 function selectTab(id) {
+  if (id === "jobs" && !jobs.loaded) {
+    jobs.loaded = true;
+    jobs.load();
+  }
   for (const tab of document.querySelectorAll("#tabs [role=tab]")) {
     tab.setAttribute("aria-selected", String(tab.id === `tab-${id}`));
   }
@@ -94,14 +102,19 @@ async function run(spec, form) {
   if (current) return;
   const { body, params } = formBody(form, spec.stream);
   const controller = new AbortController();
-  current = { controller };
+  current = { controller, title: spec.title };
   const started = performance.now();
   resetRun();
   setState("running", `${spec.title}: waiting for the server…`);
   try {
     const response = await fetch(spec.route, { method: "POST", body, headers: headers(), signal: controller.signal });
     if (!response.ok) {
-      await showApiError(response);
+      const { message, detail } = await apiError(response);
+      showError(message, detail);
+    } else if (spec.job) {
+      const job = await response.json();
+      jobs.show(job);
+      setState("done", `${spec.title}: job ${job.id} ${job.state}`);
     } else if ((response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
       await follow(spec, response, params, started);
     } else {
@@ -146,25 +159,11 @@ function showProgress({ stage, step, total, elapsed }) {
   log.scrollTop = log.scrollHeight;
 }
 
-async function showApiError(response) {
-  const text = await response.text();
-  let error = null;
-  try {
-    error = JSON.parse(text).error ?? null;
-  } catch { /* not the API's JSON (a proxy's page): show the text as it came */ }
-  if (error) showError(error.message, describe(response.status, error));
-  else showError(text || response.statusText, `HTTP ${response.status}`);
-}
-
-function describe(status, error) {
-  return [status && `HTTP ${status}`, error.param && `field ${error.param}`, error.code].filter(Boolean).join(" · ");
-}
-
 function showError(message, detail) {
   $("#error-message").textContent = message;
   $("#error-detail").textContent = detail;
   $("#error").hidden = false;
-  setState("error", "failed");
+  setState("error", `${current?.title ?? "request"}: failed`);
 }
 
 function seconds(started) {
@@ -224,7 +223,10 @@ function addResults(spec, data, params) {
     links.className = "links";
     links.append(link(url, "Download PNG", `${name}.png`));
     for (const [kind, base64] of Object.entries(data.intermediates ?? {})) {
-      links.append(link(pngUrl(base64), kind, `${name}-${kind}.png`));
+      const thumb = link(pngUrl(base64), kind, `${name}-${kind}.png`);
+      thumb.className = "thumb";
+      thumb.prepend(Object.assign(document.createElement("img"), { src: thumb.href, alt: kind }));
+      links.append(thumb);
     }
     caption.append(links);
     $("#gallery").prepend(figure);

@@ -8,8 +8,10 @@ export function fieldTable(config) {
   const side = { type: "number", min: config.size_multiple, max: config.max_image_size, step: config.size_multiple,
                  placeholder: "native" };
   return {
-    image: { label: "Photo", type: "file", required: true },
-    mask_image: { label: "Mask (white = the product)", type: "file" },
+    image: { label: "Photo", type: "file", required: true, preview: true },
+    mask_image: { label: "Mask (white = the product)", type: "file", preview: true },
+    file: { label: "Article sheet (XLSX, CSV or a JSON list)", type: "file", required: true,
+            accept: ".xlsx,.csv,.json" },
     prompt: { label: "Prompt", type: "textarea", required: true },
     negative_prompt: { label: "Negative prompt", type: "text" },
     width: { label: "Width", ...side },
@@ -33,6 +35,13 @@ export function fieldTable(config) {
     points_per_side: { label: "Points per side", type: "number", min: 1, max: 8, placeholder: "6" },
     min_mask_score: { label: "Least mask score", type: "number", min: 0, max: 1, step: 0.01, placeholder: "0.88" },
     max_objects: { label: "Most objects", type: "number", min: 1, max: 64, placeholder: "8" },
+    max_retries: { label: "Retries below the threshold", type: "number", min: 0, max: 10, placeholder: "2" },
+    model: { label: "Model variant", type: "text", placeholder: "default" },
+    id_column: { label: "Id column", type: "text", placeholder: "article_id, sku, ..." },
+    text_column: { label: "Description column", type: "text", placeholder: "beschreibung, ..." },
+    translate: { label: "Descriptions are English (no translation)", type: "checkbox", checkedValue: "false" },
+    num_beams: { label: "Translation beams", type: "number", min: 1, max: 8 },
+    max_new_tokens: { label: "Translation tokens", type: "number", min: 1, max: 512 },
   };
 }
 
@@ -47,18 +56,24 @@ export const FORMS = [
     fields: ["image", "mask_image", ...DIFFUSION, "max_side", "controlnet_conditioning_scale", "mask_dilation",
              "mask_feather", "return_intermediates"] },
   { id: "restyle-room", title: "Restyle room", route: "/v1/restyle-room", model: "restyle_room", stream: true,
-    labels: { strength: "Strength (empty: txt2img)" },
+    overrides: { strength: { label: "Strength (empty: txt2img)" } },
     help: "An interior redrawn along its depth and segmentation; keep classes stay the photo.",
     fields: ["image", ...DIFFUSION, "max_side", "strength", "depth_scale", "seg_scale", "keep_classes",
              "return_intermediates"] },
   { id: "product-enhance", title: "Product enhance", route: "/v1/product-enhance", model: "product_enhance",
-    stream: true, labels: { mask_image: "Mask (white = the region to repaint)" }, required: ["mask_image"],
+    stream: true, overrides: { mask_image: { label: "Mask (white = the region to repaint)", required: true } },
     help: "The masked product region repainted; everything outside it stays the photo.",
     fields: ["image", "mask_image", ...DIFFUSION, "max_side", "strength", "controlnet_conditioning_scale",
              "mask_dilation", "return_intermediates"] },
   { id: "product-finder", title: "Product finder", route: "/v1/product-finder", model: "product_finder",
     stream: false, help: "The objects of the given classes in a photo, each with its box and mask.",
     fields: ["image", "labels", "threshold", "points_per_side", "min_mask_score", "max_objects"] },
+  { id: "jobs", title: "Catalog jobs", route: "/v1/jobs", model: "txt2img", stream: false, job: true,
+    help: "A sheet of article descriptions in, one scored product image per article out (a zip).",
+    overrides: { threshold: { label: "CLIP score threshold", max: 100, step: 1, placeholder: "30" },
+                 seed: { placeholder: "0" } },
+    fields: ["file", "num_inference_steps", "guidance_scale", "width", "height", "scheduler", "seed", "threshold",
+             "max_retries", "model", "id_column", "text_column", "translate", "num_beams", "max_new_tokens"] },
 ];
 
 /** The <form> of one spec; file inputs show a preview of the chosen image. */
@@ -72,15 +87,13 @@ export function renderForm(spec, table) {
   help.textContent = spec.help;
   form.append(help);
   for (const name of spec.fields) {
-    const field = { ...table[name] };
-    if (spec.labels?.[name]) field.label = spec.labels[name];
-    if (spec.required?.includes(name)) field.required = true;
+    const field = { ...table[name], ...spec.overrides?.[name] };
     form.append(renderField(name, field));
   }
   const submit = document.createElement("button");
   submit.type = "submit";
   submit.className = "primary";
-  submit.textContent = spec.stream ? "Generate" : "Find";
+  submit.textContent = spec.stream ? "Generate" : spec.job ? "Start job" : "Find";
   form.append(submit);
   return form;
 }
@@ -103,13 +116,14 @@ function renderField(name, field) {
     for (const key of ["min", "max", "step", "placeholder"]) if (field[key] !== undefined) input[key] = field[key];
     if (field.value !== undefined) input.value = field.value;
     else if (field.type === "number" && !input.placeholder) input.placeholder = "default";
-    if (field.type === "file") input.accept = "image/png,image/jpeg,image/webp";
+    if (field.type === "file") input.accept = field.accept ?? "image/png,image/jpeg,image/webp";
+    if (field.type === "checkbox") input.value = field.checkedValue ?? "true";
   }
   input.name = name;
   if (field.list) input.dataset.list = "true";
   if (field.type === "checkbox") label.append(input, caption);
   else label.append(caption, input);
-  if (field.type === "file") {
+  if (field.preview) {
     const preview = document.createElement("img");
     preview.className = "preview";
     preview.alt = `${field.label} preview`;
@@ -133,7 +147,7 @@ export function formBody(form, stream) {
     if (input.type === "file") {
       if (input.files[0]) body.append(input.name, input.files[0]);
     } else if (input.type === "checkbox") {
-      if (input.checked) { body.append(input.name, "true"); params[input.name] = true; }
+      if (input.checked) { body.append(input.name, input.value); params[input.name] = input.value; }
     } else if (input.dataset.list) {
       const items = input.value.split(",").map((item) => item.trim()).filter(Boolean);
       for (const item of items) body.append(input.name, item);

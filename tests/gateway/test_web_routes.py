@@ -28,9 +28,11 @@ def test_index_is_the_page_and_every_file_it_names_is_served(client: TestClient)
     assert page.text == (WEB_DIR / "index.html").read_text()
     linked = re.findall(r'(?:href|src)="(/web/[^"]+)"', page.text)
     assert sorted(linked) == ["/web/app.css", "/web/app.js"]
-    imports = re.findall(r'from "\./([^"]+)"', (WEB_DIR / "app.js").read_text())
-    assert sorted(imports) == ["forms.js", "sse.js"]
-    for path in [*linked, *(f"/web/{name}" for name in imports)]:
+    imported = {name for script in WEB_DIR.glob("*.js")
+                for name in re.findall(r'from "\./([^"]+)"', script.read_text())}
+    assert imported == {"errors.js", "forms.js", "jobs.js", "sse.js"}
+    assert {path.name for path in WEB_DIR.iterdir()} == {"index.html", "app.css", "app.js", *imported}
+    for path in [*linked, *(f"/web/{name}" for name in imported)]:
         response = client.get(path)
         assert response.status_code == 200, path
         assert response.content == (WEB_DIR / path.removeprefix("/web/")).read_bytes()
