@@ -160,3 +160,26 @@ def test_killed_gateway_resumes_the_job_on_restart(start_gateway, translation, t
     results = httpx.get(f"{second.url}/v1/jobs/{job['id']}/results", timeout=30)
     names = set(zipfile.ZipFile(io.BytesIO(results.content)).namelist())
     assert {f"{stem}.png" for stem in runs} <= names and "summary.json" in names  # none lost
+
+
+def test_interactive_requests_are_served_while_a_job_runs(start_gateway, translation, tmp_path: Path) -> None:
+    """One slot per replica: interactive txt2img requests still get through while a 30-article job holds the
+    replica, between its calls, long before the job is done (batch calls queue behind interactive ones)."""
+    fields, _ = translation
+    gateway = start_gateway(jobs_dir=tmp_path / "jobs", max_in_flight_per_replica=1)
+    job = _post(gateway, ARTICLES_XLSX.read_bytes(), {**FAST, **fields, "num_inference_steps": "10"},
+                "articles.xlsx").json()
+    status_url = f"{gateway.url}/v1/jobs/{job['id']}"
+    wait_until(lambda: httpx.get(status_url, timeout=10).json()["counts"]["done"] >= 1, 120, 0.05)
+    latencies = []
+    for seed in range(3):
+        started = time.monotonic()
+        response = httpx.post(f"{gateway.url}/v1/txt2img", json={"prompt": "a red dress", "seed": seed,
+                                                                  "num_inference_steps": 2, "width": 64,
+                                                                  "height": 64}, timeout=60)
+        latencies.append(time.monotonic() - started)
+        assert response.status_code == 200, response.text
+    status = httpx.get(status_url, timeout=10).json()
+    assert status["state"] == "running" and status["counts"]["pending"] > 0, (status, latencies)
+    assert max(latencies) < 10, latencies  # one article's call at most ahead of each, not the whole job
+    httpx.delete(status_url, timeout=10)
