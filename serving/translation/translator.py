@@ -83,7 +83,7 @@ class DecoderState:
 
 class Translator:
     def __init__(self, assets: Path, call: ComponentCaller, contract: OrchestratorContract) -> None:
-        from transformers import MarianTokenizer  # sentencepiece-based; imports no torch
+        from transformers import MarianTokenizer  # needs sentencepiece
 
         self.call = call
         self.contract = contract
@@ -98,8 +98,7 @@ class Translator:
         max_new_tokens = _int(inputs, "max_new_tokens", most, 1, most)
         return texts, num_beams, max_new_tokens
 
-    def __call__(self, inputs: Inputs, on_step=None, is_cancelled: Callable[[], bool] = lambda: False,
-                 ) -> dict[str, np.ndarray]:
+    def __call__(self, inputs: Inputs, is_cancelled: Callable[[], bool] = lambda: False) -> dict[str, np.ndarray]:
         texts, num_beams, max_new_tokens = self.parse(inputs)
         translations = self.translate(texts, num_beams, max_new_tokens, is_cancelled)
         return {"translation": np.array([t.encode("utf-8") for t in translations], dtype=np.object_)}
