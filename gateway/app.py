@@ -10,6 +10,7 @@ from typing import AsyncIterator
 from fastapi import FastAPI
 
 from gateway.body_limit import BodySizeLimitMiddleware
+from gateway.body_timeout import BodyTimeoutMiddleware
 from gateway.discovery import ReplicaDiscovery
 from gateway.dns_resolver import create_resolver
 from gateway.errors import install_error_handlers
@@ -100,5 +101,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_cors(app, settings.cors_origins)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes,
                        upload_paths=UPLOAD_PATHS, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts every response, 413s included
     return app

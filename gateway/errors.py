@@ -23,6 +23,13 @@ _TRITON_INVALID_INPUT = re.compile(r"invalid input '(?P<name>[A-Za-z_]+)': (?P<r
 # "unprocessable input 'mask_image': no foreground found ..." (UnprocessableInputError): well-formed, but the
 # workflow cannot work with it; 422, so clients can tell it from a malformed request.
 _TRITON_UNPROCESSABLE_INPUT = re.compile(r"unprocessable input '(?P<name>[A-Za-z_]+)': (?P<reason>.*)", re.S)
+# "img2img failed: vae_encoder: Model vae_encoder - Error when running inference: Failed for execute the
+# inference request. Model 'vae_encoder' is not ready." (or "Request for unknown model: ..."): an orchestrator's
+# BLS call found one of its components not loaded (unloaded through model control, or failed to load);
+# serving/bls.py and serving/triton_errors.py word the prefix.
+_TRITON_COMPONENT_MISSING = re.compile(
+    r"(?P<pipeline>[\w.-]+) failed: (?P<component>[\w.-]+): "
+    r"(?P<reason>.*(?:Model '(?P=component)' is not ready|Request for unknown model).*)", re.S)
 
 
 @dataclass
@@ -83,6 +90,13 @@ def image_store_unwritable(reason: str) -> GatewayError:
                         type="server_error", param="response_format", code="image_store_unavailable")
 
 
+def component_unavailable(pipeline: str, component: str, reason: str) -> GatewayError:
+    """A pipeline's component model is not loaded on the replica that ran it (pipelines without it still serve)."""
+    return GatewayError(503, f"{pipeline} cannot run: its component model '{component}' is not loaded on the "
+                             f"Triton replica ({reason}); pipelines that do not use it are not affected",
+                        type="server_error", code="component_not_available")
+
+
 def timed_out(seconds: float) -> GatewayError:
     return GatewayError(504, f"the request did not finish within {seconds:g} s", type="server_error", code="timeout")
 
@@ -94,6 +108,9 @@ def upstream(message: str) -> GatewayError:
 def from_triton_message(message: str, rename: dict[str, str] | None = None) -> GatewayError:
     """A Triton inference error: the contract's input errors become 400 (malformed, out of range) or 422
     (unprocessable) naming the field, others 502."""
+    missing = _TRITON_COMPONENT_MISSING.search(message)
+    if missing is not None:
+        return component_unavailable(missing["pipeline"], missing["component"], missing["reason"].strip())
     for pattern, error in ((_TRITON_UNPROCESSABLE_INPUT, unprocessable), (_TRITON_INVALID_INPUT, invalid)):
         match = pattern.search(message)
         if match is not None:

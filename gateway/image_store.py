@@ -20,6 +20,10 @@ _ID = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 SUFFIX = ".png"
 
 
+class ImageStoreUnwritable(Exception):
+    """An image could not be written (directory gone or read-only, disk full)."""
+
+
 class ImageStore:
     def __init__(self, directory: Path, ttl_s: float) -> None:
         self.directory = Path(directory).resolve()
@@ -28,11 +32,18 @@ class ImageStore:
 
     def save(self, png: bytes) -> str:
         image_id = secrets.token_urlsafe(32)
-        # Write then rename, so a reader never sees a half-written file.
-        fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".part")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(png)
-        os.replace(temporary, self.directory / f"{image_id}{SUFFIX}")
+        temporary = None
+        try:
+            # Write then rename, so a reader never sees a half-written file.
+            fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".part")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(png)
+            os.replace(temporary, self.directory / f"{image_id}{SUFFIX}")
+        except OSError as error:
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)
+            log.error("image store %s: cannot write an image: %s", self.directory, error)
+            raise ImageStoreUnwritable(f"{error.strerror or error} ({self.directory})") from error
         return image_id
 
     def path_for(self, image_id: str) -> Path | None:

@@ -22,18 +22,20 @@ ERROR_MEANINGS = {
     400: "Invalid input: `error.param` names the field and `error.message` the rule it breaks",
     401: "Missing or invalid API key (only when the gateway has keys configured)",
     404: "Not found (or expired)",
+    408: "The request body did not arrive within the gateway's body timeout (GATEWAY_BODY_TIMEOUT_S)",
     413: "Request body larger than the route's limit",
     422: "Well-formed input the workflow cannot work with (e.g. no foreground found): `error.param` names the "
          "field, `error.code` is `unprocessable_input`",
-    429: "Every replica already has its maximum of requests in flight (see Retry-After)",
+    429: "Every replica already has its maximum of requests in flight and the wait queue is full (see Retry-After)",
     500: "Internal gateway error",
     501: "`stream` was requested but streaming is disabled on this gateway",
     502: "Triton failed the request",
-    503: "No Triton replica is ready, or none has this route's model loaded (see Retry-After)",
+    503: "No Triton replica is ready, none has this route's model (or one of its components) loaded, the request "
+         "waited the queue's maximum for a slot, or a url image could not be stored (see Retry-After)",
     504: "The request did not finish within the gateway's timeout",
 }
 # What a route that runs a Triton model can answer besides 200.
-MODEL_ROUTE_ERRORS = (400, 401, 413, 429, 500, 502, 503, 504)
+MODEL_ROUTE_ERRORS = (400, 401, 408, 413, 429, 500, 502, 503, 504)
 STREAMING_ROUTE_ERRORS = (*MODEL_ROUTE_ERRORS, 501)
 WORKFLOW_ROUTE_ERRORS = (*STREAMING_ROUTE_ERRORS, 422)
 

@@ -62,6 +62,7 @@ class GatewaySettings(BaseSettings):
     # at most queue_max_wait_s (then a 503 queue_timeout).
     queue_max_depth: int = Field(64, ge=0)
     queue_max_wait_s: float = Field(60.0, gt=0)
+    body_timeout_s: float = Field(60.0, gt=0)  # the whole request body must arrive within this (then 408)
 
     # Request limits (tighter than or equal to the contract's).
     max_image_size: int = Field(1024, ge=8)

@@ -1,7 +1,9 @@
 """Triton replicas: health probes, least-outstanding balancing and a bound on in-flight requests.
 
-A replica is healthy when its server is ready and every *required* model is loaded (the gateway is
-ready when one replica is). The *optional* models (those of routes a deployment may not serve, e.g.
+A replica is healthy when its server is live and every *required* model is loaded (the gateway is
+ready when one replica is). Triton's own readiness is not asked: with its default strict readiness a server is
+"not ready" as soon as any model is unavailable, say a component unloaded through model control, which must
+break only the pipelines that use it. The *optional* models (those of routes a deployment may not serve, e.g.
 img2img on a txt2img-only repository) are probed too: a request for one goes only to healthy replicas
 that have it loaded, and is a 503 naming the model when none has, while the other routes keep serving.
 A replica that fails a probe, or refuses or drops a connection during a request, is taken out of
@@ -234,14 +236,14 @@ class ReplicaPool:
 
     async def probe(self, replica: Replica) -> bool:
         try:
-            ready = await replica.client.is_server_ready(client_timeout=self.probe_timeout_s)
+            ready = await replica.client.is_server_live(client_timeout=self.probe_timeout_s)
             names = self.required_models + self.optional_models
             answers = await asyncio.gather(*(replica.client.is_model_ready(name, client_timeout=self.probe_timeout_s)
                                              for name in names))
             loaded = {name for name, answer in zip(names, answers) if answer}
             missing = [name for name in self.required_models if name not in loaded]
             reason = None if ready and not missing else (
-                "server not ready" if not ready else f"models not ready: {', '.join(missing)}")
+                "server not live" if not ready else f"models not ready: {', '.join(missing)}")
         except Exception as error:  # noqa: BLE001 - any failure to answer means unhealthy
             reason = f"probe failed: {error}"
         if replica not in self.replicas:

@@ -13,11 +13,12 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from gateway import openapi_docs, sse, uploads
+from gateway import errors, openapi_docs, sse, uploads
 from gateway.contract_mapping import job
 from gateway.disconnect import ClientDisconnected, unless_disconnected
 from gateway.errors import GatewayError, invalid
 from gateway.generation_service import Generated, GenerationJob, Progress
+from gateway.image_store import ImageStoreUnwritable
 from gateway.metrics import route_label
 from gateway.png import b64, encode_pngs
 from gateway.request_body import read_body
@@ -138,7 +139,10 @@ async def _answer(request: Request, state: GatewayState, body, generation: Gener
         return Response(status_code=499)
     pngs = await asyncio.to_thread(encode_pngs, result.images, state.settings.png_compress_level)
     if body.response_format == "url":
-        ids = await asyncio.to_thread(lambda: [state.store.save(png) for png in pngs])
+        try:
+            ids = await asyncio.to_thread(lambda: [state.store.save(png) for png in pngs])
+        except ImageStoreUnwritable as error:
+            raise errors.image_store_unwritable(str(error)) from None
         base = (state.settings.public_base_url or str(request.base_url)).rstrip("/")
         data = [ImageData(url=f"{base}/v1/images/{image_id}") for image_id in ids]
     else:

@@ -250,7 +250,7 @@ def test_overflow_is_429_and_a_wait_past_the_maximum_is_503(start_gateway, trito
         waiter.start()
         wait_until(lambda: metric(gateway, "gateway_queue_depth", priority="interactive") == 1, 5)
         started = time.monotonic()
-        overflow = httpx.post(f"{gateway.url}/v1/images/generations", json=SMALL, timeout=30)
+        overflow = httpx.post(f"{gateway.url}/v1/txt2img", json=SMALL, timeout=30)
         assert time.monotonic() - started < 0.5
         assert overflow.status_code == 429
         assert overflow.json()["error"]["code"] == "too_many_requests_in_flight"
