@@ -20,13 +20,15 @@ from PIL import Image
 
 from catalog.attributes import AttributeExtractor
 from catalog.backend import CatalogBackend
+from catalog.job_options import JobOptions
 from catalog.job_store import Counts, Item, Job, JobStore
+from catalog.llm_attributes import make_extractor
 from catalog.prompts import PromptTemplates, build_prompts
 from catalog.quality_gate import QualityGate
 from catalog.report import write_summary
 from catalog.rows import text_error
-from catalog.job_options import JobOptions
 from catalog.settings import CatalogSettings
+from catalog.sheet import SheetError, read_articles
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +145,6 @@ class JobRunner:
 
 def make_runner(store: JobStore, backend: CatalogBackend, settings: CatalogSettings) -> JobRunner:
     """A runner with the templates and the attribute extractor the settings name (CATALOG_*)."""
-    from catalog.llm_attributes import make_extractor
-
     return JobRunner(store, backend, PromptTemplates.load(settings.templates_dir), make_extractor(settings),
                      settings.max_text_chars)
 
@@ -152,11 +152,7 @@ def make_runner(store: JobStore, backend: CatalogBackend, settings: CatalogSetti
 def submit(store: JobStore, path: Path, out_dir: Path, options: JobOptions, max_file_bytes: int,
            input_name: str | None = None, job_id: str | None = None) -> Job:
     """Reads the input file (SheetError: the file as a whole is refused) and stores a queued job."""
-    from catalog.sheet import read_articles
-
     rows = read_articles(path, options.id_column, options.text_column, max_file_bytes)
     if not rows:
-        from catalog.sheet import SheetError
-
         raise SheetError(f"{input_name or path.name}: no article rows (every row is empty)")
     return store.create(input_name or path.name, out_dir, options, rows, job_id)
