@@ -93,9 +93,11 @@ class ImageEvent(BaseModel):
 
 
 class OpenAIProgressEvent(BaseModel):
-    """`image_generation.progress` / `image_edit.progress` (ours: OpenAI sends no per-step event)."""
+    """`image_generation.progress` / `image_edit.progress` (ours: OpenAI sends no per-step event); `stage` as in the
+    native routes' `progress`."""
 
     type: str
+    stage: str
     step: int
     total: int
     elapsed: float

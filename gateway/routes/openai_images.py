@@ -159,7 +159,7 @@ def _stream_renderer(state: GatewayState, prefix: str):
     async def render(item: Progress | Generated) -> bytes:
         if isinstance(item, Progress):
             return sse.event(f"{prefix}.progress", OpenAIProgressEvent(
-                type=f"{prefix}.progress", step=item.step, total=item.total, elapsed=item.elapsed_s))
+                type=f"{prefix}.progress", stage=item.stage, step=item.step, total=item.total, elapsed=item.elapsed_s))
         pngs = await asyncio.to_thread(encode_pngs, item.images, state.settings.png_compress_level)
         state.metrics.images.inc(len(pngs))
         _, h, w, _ = item.images.shape

@@ -116,6 +116,7 @@ def test_openai_sdk_stream(gateway) -> None:
     events = list(client.images.generate(prompt=PROMPT, stream=True, extra_body={"seed": 4, "num_inference_steps": 4}))
     assert [event.type for event in events] == ["image_generation.progress"] * 4 + ["image_generation.completed"]
     assert [event.model_extra["step"] for event in events[:4]] == [1, 2, 3, 4]
+    assert {event.model_extra["stage"] for event in events[:4]} == {"denoise"}
     final = decode_b64_png(events[-1].b64_json)
     plain = client.images.generate(prompt=PROMPT, extra_body={"seed": 4, "num_inference_steps": 4})
     np.testing.assert_array_equal(final, decode_b64_png(plain.data[0].b64_json))
