@@ -6,6 +6,7 @@ from diffusers import ControlNetModel
 from export.descriptors import DESCRIPTORS
 from export.descriptors.base import TensorSpec
 from export.descriptors.perception import PERCEPTION_DESCRIPTORS
+from export.descriptors.translator import TRANSLATOR_DESCRIPTORS
 from export.descriptors.unet import UNetControlNetDescriptor
 from export.sources import preset_controlnet
 
@@ -33,8 +34,10 @@ def test_controlnet_residual_inputs_match_a_real_controlnet(tiny_source):
     assert residuals[-1].name == "mid_block_additional_residual"
 
 
-# Perception descriptors come from other sources: tests/export/test_perception_descriptors.py.
-@pytest.mark.parametrize("name", sorted(set(DESCRIPTORS) - {cls.name for cls in PERCEPTION_DESCRIPTORS}))
+# Perception and translator descriptors come from other sources: tests/export/test_perception_descriptors.py,
+# tests/export/test_translator_descriptors.py.
+@pytest.mark.parametrize("name", sorted(set(DESCRIPTORS) - {cls.name for cls in (*PERCEPTION_DESCRIPTORS,
+                                                                                   *TRANSLATOR_DESCRIPTORS)}))
 def test_sample_inputs_run_through_the_wrapped_module(tiny_source, name):
     cls = DESCRIPTORS[name]
     # ControlNets are not part of a pipeline source: the preset builds one per kind.
