@@ -7,6 +7,8 @@ inpainting pipeline (variant `inpainting`) and the base with a LoRA file fused (
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from export.cli import main as export_main
@@ -56,5 +58,9 @@ def torch_server(pretrained_dirs, lora_file, tmp_path_factory):
                  "--components", "text_encoder,unet", *common])
     assert (repository / "unet" / "1" / "weights" / "config.json").exists()
     assert (repository / "controlnet_depth" / "1" / "weights" / "config.json").exists()
+    # The streaming twins run the same runner as their plain models (tested on onnxruntime); each would be one
+    # more process importing torch and diffusers at start.
+    for twin in repository.glob("*_stream"):
+        shutil.rmtree(twin)
     with TritonServer(repository, ServerPorts.free(), log_file=repository.parent / "torch-server.log") as server:
         yield server
