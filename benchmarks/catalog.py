@@ -68,7 +68,7 @@ def measure(out: Path, wall_s: float) -> dict:
     }
 
 
-def markdown(result: dict, settings: dict, command: str, machine: str) -> str:
+def markdown(result: dict, settings: dict, command: str, machine: str, load: list[float]) -> str:
     s = result["mean_seconds_per_item"]
     return "\n".join([
         f"# Catalog throughput, {settings['preset']} preset", "",
@@ -84,7 +84,9 @@ def markdown(result: dict, settings: dict, command: str, machine: str) -> str:
         "Mean seconds per article: " + ", ".join(f"{k.removesuffix('_s')} {v}" for k, v in s.items()) + ".", "",
         "Wall: from launching the CLI to its exit (imports, sheet, summary included). Processing: the sum of the "
         "articles' own times. Random-weight tiny models: the CLIP scores (and so the pass rate and the number of "
-        "attempts) say nothing about image quality, and the random translator's output is not English.", ""])
+        "attempts) say nothing about image quality, and the random translator's output is not English. Load "
+        f"average at the start (1, 5, 15 min): {', '.join(f'{v:g}' for v in load)}: other work shared the cores.",
+        ""])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -120,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
     stem = args.output / f"catalog-{args.preset}-cpu"
     stem.with_suffix(".json").write_text(json.dumps({"command": command.strip(), "settings": settings,
                                                      "machine": machine.to_dict(), "result": measured}, indent=2))
-    stem.with_suffix(".md").write_text(markdown(measured, settings, command.strip(), machine.label))
+    stem.with_suffix(".md").write_text(markdown(measured, settings, command.strip(), machine.label,
+                                                machine.load_average))
     log.info("%s", stem.with_suffix(".md").read_text())
 
 
