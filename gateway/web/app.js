@@ -8,7 +8,7 @@ import { readEvents } from "./sse.js";
 const KEY_STORAGE = "imagery-gateway.api-key";
 const $ = (selector) => document.querySelector(selector);
 
-let current = null; // the run in progress: {controller}
+let current = null; // the run in progress: {controller, title}
 let jobs = null;
 
 async function main() {
@@ -69,10 +69,7 @@ function addTab(spec, table, served) {
 }
 
 function selectTab(id) {
-  if (id === "jobs" && !jobs.loaded) {
-    jobs.loaded = true;
-    jobs.load();
-  }
+  if (id === "jobs") jobs.load();
   for (const tab of document.querySelectorAll("#tabs [role=tab]")) {
     tab.setAttribute("aria-selected", String(tab.id === `tab-${id}`));
   }

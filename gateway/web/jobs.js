@@ -12,10 +12,13 @@ export class Jobs {
     this.list = section.querySelector("#job-list");
     this.headers = headers;
     this.cards = new Map(); // job id -> its card's elements
+    this.loaded = false;
   }
 
-  /** The gateway's jobs, newest first; the unfinished ones are followed. */
+  /** The gateway's jobs, newest first (once, when the tab is first opened); the unfinished ones are followed. */
   async load() {
+    if (this.loaded) return;
+    this.loaded = true;
     const response = await fetch("/v1/jobs", { headers: this.headers() });
     if (!response.ok) return; // e.g. 401 until a key is typed; the upload shows such errors
     const { jobs } = await response.json();
