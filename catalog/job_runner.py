@@ -82,8 +82,11 @@ class JobRunner:
             if on_item is not None:
                 on_item(self.store.counts(job_id), record)
         counts = self.store.counts(job_id)
-        if counts.pending == 0 and self.store.set_state(job_id, "done", only_if=("running",)):
+        # The summary is written before the job reads "done": a client that downloads the results as soon as it
+        # sees "done" gets summary.md and scores.png too.
+        if counts.pending == 0 and self.store.job(job_id).state == "running":
             write_summary(self.store.job(job_id), counts, self.store.finished_items(job_id))
+            self.store.set_state(job_id, "done", only_if=("running",))
         return self.store.job(job_id).state
 
     def _cancelled(self, job_id: str) -> bool:

@@ -341,8 +341,8 @@ def test_catalog_job_follows_each_article_and_downloads_the_zip(page, web_gatewa
     download = saved.value
     assert download.suggested_filename == f"catalog-{job_id}.zip"
     names = set(zipfile.ZipFile(io.BytesIO(Path(download.path()).read_bytes())).namelist())
-    # The articles' files only: the runner marks a job done before it writes summary.md and scores.png.
-    assert {"A001.png", "A002.png", "A003.png", "A001.json", "EMPTY.json", "LONG.json"} <= names
+    assert {"A001.png", "A002.png", "A003.png", "A001.json", "EMPTY.json", "LONG.json", "summary.json", "summary.md",
+            "scores.png"} <= names
     shoot(page, "catalog-job")
 
 
