@@ -28,7 +28,7 @@ from transformers import CLIPTokenizer
 
 from serving.pipeline_settings import PipelineSettings, VariantCatalog
 from serving.pipelines.errors import RequestCancelled
-from serving.pipelines.generation_inputs import ControlParams, GenerationParams
+from serving.pipelines.generation_inputs import DEFAULT_SCHEDULER, ControlParams, GenerationParams
 from serving.schedulers import create_scheduler
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,15 @@ class Variant:
     def load(cls, name: str, directory: Path) -> "Variant":
         settings = PipelineSettings.read(directory)
         factor = settings.vae_scale_factor
+        scheduler_config = json.loads((directory / "scheduler_config.json").read_text())
+        # Built once at load: the default scheduler's module is imported here, not in a first request (which
+        # would then start late and miss the step batching it could share with requests already running).
+        create_scheduler(DEFAULT_SCHEDULER, scheduler_config)
         return cls(
             name=name,
             settings=settings,
             tokenizer=CLIPTokenizer.from_pretrained(directory / "tokenizer"),
-            scheduler_config=json.loads((directory / "scheduler_config.json").read_text()),
+            scheduler_config=scheduler_config,
             # The processors of diffusers' pipelines (inpaint mask: grayscale, binarised, not normalised).
             image_processor=VaeImageProcessor(vae_scale_factor=factor, do_convert_rgb=True),
             mask_processor=VaeImageProcessor(vae_scale_factor=factor, do_normalize=False, do_binarize=True,

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from clients.triton_client import TritonGenerationClient
 from tests.serving.conditioned_reference import photo
+from tests.serving.model_statistics import settled_counts
 
 log = logging.getLogger(__name__)
 
@@ -15,14 +16,9 @@ STEPS = 20
 PHOTO = photo(128, 128)
 
 
-def _counts(client: TritonGenerationClient, model: str) -> tuple[int, int]:
-    stats = client.model_statistics(model)
-    return int(stats["inference_stats"]["success"]["count"]), int(stats.get("execution_count", 0))
-
-
 def _run_concurrently(server, requests: list[tuple[str, dict]], models: list[str]) -> dict[str, tuple[int, int]]:
     probe = TritonGenerationClient(server.grpc_url)
-    before = {model: _counts(probe, model) for model in models}
+    before = {model: settled_counts(probe, model) for model in models}
 
     def generate(request: tuple[str, dict]):
         orchestrator, options = request
@@ -35,9 +31,10 @@ def _run_concurrently(server, requests: list[tuple[str, dict]], models: list[str
     with ThreadPoolExecutor(len(requests)) as pool:
         results = list(pool.map(generate, requests))
     assert all(result.images.std() > 1 for result in results)
-    after = {model: _counts(probe, model) for model in models}
+    after = {model: settled_counts(probe, model) for model in models}
     probe.close()
-    deltas = {model: (after[model][0] - before[model][0], after[model][1] - before[model][1]) for model in models}
+    counted = {model: after[model] - before[model] for model in models}
+    deltas = {model: (count.requests, count.executions) for model, count in counted.items()}
     for model, (requests_, executions) in deltas.items():
         log.info("%s: %d requests in %d executions", model, requests_, executions)
     return deltas

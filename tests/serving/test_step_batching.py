@@ -10,45 +10,22 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 
 from clients.triton_client import TritonTxt2ImgClient
+from tests.serving.model_statistics import ModelCounts, settled_counts
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class UnetCounts:
-    requests: int  # UNet requests (one per denoising step of each txt2img request)
-    executions: int  # model executions (merged requests count once)
-    samples: int  # batch items over all requests (2 per image with classifier-free guidance)
-
-    def __sub__(self, other: "UnetCounts") -> "UnetCounts":
-        return UnetCounts(self.requests - other.requests, self.executions - other.executions,
-                          self.samples - other.samples)
-
-
-def unet_counts(url: str) -> UnetCounts:
-    """The UNet's statistics once they stop changing: Triton may count an execution a moment after its
-    responses reached the orchestrator."""
+def unet_counts(url: str) -> ModelCounts:
+    """The UNet's settled counts: requests are one per denoising step of each txt2img request, samples 2 per image
+    with classifier-free guidance."""
     client = TritonTxt2ImgClient(url)
     try:
-        def read() -> UnetCounts:
-            stats = client.model_statistics("unet")
-            return UnetCounts(int(stats["inference_stats"]["success"]["count"]), int(stats.get("execution_count", 0)),
-                              int(stats.get("inference_count", 0)))
-
-        previous, deadline = read(), time.monotonic() + 5
-        while True:
-            time.sleep(0.1)
-            current = read()
-            if current == previous or time.monotonic() > deadline:
-                return current
-            previous = current
+        return settled_counts(client, "unet")
     finally:
         client.close()
 

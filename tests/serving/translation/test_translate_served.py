@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,6 +13,7 @@ import torch
 
 from clients.translate_client import TranslateClient
 from clients.triton_client import TritonInferenceError
+from tests.serving.model_statistics import settled_counts
 
 log = logging.getLogger(__name__)
 
@@ -60,21 +60,6 @@ def test_bad_input_is_an_inference_error_naming_the_input(client, options, name)
     assert client.translate(["Farbe: Blau."], num_beams=1, max_new_tokens=4) is not None  # still serving
 
 
-def decoder_counts(client) -> tuple[int, int]:
-    """(requests, executions) of translator_decoder once they stop changing."""
-    def read() -> tuple[int, int]:
-        stats = client.model_statistics("translator_decoder")
-        return int(stats["inference_stats"]["success"]["count"]), int(stats.get("execution_count", 0))
-
-    previous, deadline = read(), time.monotonic() + 5
-    while True:
-        time.sleep(0.1)
-        current = read()
-        if current == previous or time.monotonic() > deadline:
-            return current
-        previous = current
-
-
 def test_concurrent_translations_share_decoder_executions(triton_server, client, translation_source,
                                                           german_sentences):
     """Four requests at once, each one sentence whose translation runs the whole max_new_tokens (so the four
@@ -95,11 +80,12 @@ def test_concurrent_translations_share_decoder_executions(triton_server, client,
         finally:
             own.close()
 
-    before = decoder_counts(client)
+    before = settled_counts(client, "translator_decoder")
     with ThreadPoolExecutor(len(texts)) as pool:
         results = list(pool.map(translate, texts))
-    after = decoder_counts(client)
-    requests, executions = after[0] - before[0], after[1] - before[1]
+    after = settled_counts(client, "translator_decoder")
+    counted = after - before
+    requests, executions = counted.requests, counted.executions
     log.info("translator_decoder: %d requests in %d executions at concurrency 4", requests, executions)
     assert results == expected
     assert executions < requests, f"{requests} decoder requests ran in {executions} executions: no step was shared"
