@@ -51,9 +51,12 @@ def test_txt2img_and_img2img_share_unet_executions(triton_server):
 
 def test_controlnet_requests_of_different_pipelines_share_executions(triton_server):
     control = dict(control_image=photo(128, 128, seed=4)[None], controlnet=["depth"])
+    # Five at once (four txt2img instances, one img2img): three could settle into a rhythm that alternates between
+    # controlnet_depth and unet_controlnet without ever meeting in one of them (seen: 60 requests in 60 executions).
     requests = [("txt2img", dict(seed=1, **control)), ("txt2img", dict(seed=2, controlnet_conditioning_scale=[0.5], **control)),
+                ("txt2img", dict(seed=5, **control)), ("txt2img", dict(seed=6, controlnet_conditioning_scale=[0.8], **control)),
                 ("img2img", dict(seed=3, image=PHOTO, strength=1.0, **control))]
     deltas = _run_concurrently(triton_server, requests, ["controlnet_depth", "unet_controlnet"])
     for model, (requests_, executions) in deltas.items():
-        assert requests_ == 3 * STEPS, model
+        assert requests_ == len(requests) * STEPS, model
         assert executions < requests_, model
