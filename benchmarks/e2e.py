@@ -41,6 +41,7 @@ class TargetResult:
     latency: LoadRun  # concurrency 1: the latency percentiles and the c=1 throughput
     sweep: list[LoadRun] = field(default_factory=list)  # concurrency > 1
     max_abs_diff_vs_diffusers: int | None = None  # uint8 pixels, first image: is it the same work?
+    psnr_vs_diffusers_db: float | None = None  # same images; inf when identical
     stages: stats.StageBreakdown | None = None
     overhead_fit: stats.OverheadFit | None = None
     batching: list[stats.UNetBatching] = field(default_factory=list)
@@ -59,6 +60,7 @@ class TargetResult:
             "latency_ms": self.latency.latency_ms(),
             "throughput": [run.to_dict() for run in self.runs()],
             "max_abs_diff_vs_diffusers": self.max_abs_diff_vs_diffusers,
+            "psnr_vs_diffusers_db": self.psnr_vs_diffusers_db,
             "stages": self.stages.to_dict() if self.stages else None,
             "overhead_fit": self.overhead_fit.to_dict() if self.overhead_fit else None,
             "batching": [b.to_dict() for b in self.batching],
@@ -92,6 +94,7 @@ def measure(target: Target, workload: Workload, stats_client: Any = None,
         result.overhead_fit = stats.fit_overhead(stats.stage_breakdown(short, probe, models), result.stages)
     if reference is not None:
         result.max_abs_diff_vs_diffusers = int(np.abs(images.astype(np.int16) - reference.astype(np.int16)).max())
+        result.psnr_vs_diffusers_db = psnr(images, reference)
     if workload.sweeps(target.name):
         for concurrency in workload.concurrency:
             if concurrency == 1:
@@ -240,6 +243,12 @@ def paired_latency(first: Target, second: Target, request: dict, pairs: int) -> 
         "added_ms_median_of_pairs": float(np.median(differences)),
         "added_ms_p90_of_pairs": float(np.percentile(differences, 90)),
     }
+
+
+def psnr(images: np.ndarray, reference: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of uint8 images in dB (inf when identical)."""
+    mse = float(np.mean((images.astype(np.float64) - reference.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
 
 
 def compute_ratios(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:

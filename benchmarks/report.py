@@ -59,7 +59,15 @@ def e2e_stem(result: dict[str, Any]) -> str:
     """Result file names: e2e-<preset>[-<pipeline>]-<device> (txt2img keeps the plain name)."""
     pipeline = result["workload"].get("pipeline", "txt2img")
     infix = "" if pipeline == "txt2img" else f"-{pipeline}"
-    return f"e2e-{result['preset']}{infix}-{result['device']}"
+    return f"e2e-{result['preset']}{infix}-{device_label(result)}"
+
+
+def device_label(result: dict[str, Any]) -> str:
+    """"cpu", or "cuda-<gpu>" (results from a GPU are named after it: nvidia-h100-80gb-hbm3)."""
+    gpu = (result.get("machine") or {}).get("gpu")
+    if result["device"] != "cuda" or not gpu:
+        return result["device"]
+    return "cuda-" + re.sub(r"[^a-z0-9]+", "-", gpu.lower()).strip("-")
 
 
 def workload_line(result: dict[str, Any]) -> str:

@@ -58,12 +58,15 @@ def component_batch_sizes(workload: Workload) -> dict[str, int]:
 def export_repository(workload: Workload, runtime: str, directory: Path, unet_queue_delay_us: int = 0) -> Path:
     """Runs the exporter in its own process, so its copy of the weights is freed when it ends."""
     components = list(TXT2IMG_COMPONENTS) + (["vae_encoder"] if workload.pipeline == "img2img" else [])
+    on_gpu = workload.device == "cuda" and runtime == "torch"
+    # One orchestrator process per concurrent request (each runs one request at a time); on CPU at most 4:
+    # each imports torch and diffusers, which is most of the server's start.
+    instances = min(16 if on_gpu else 4, max(workload.concurrency))
     command = [sys.executable, "-m", "export", "--preset", workload.preset, "--runtime", runtime,
+               *(["--device", "cuda"] if on_gpu else []),
                "--components", ",".join(components), "--output", str(directory),
                "--unet-queue-delay-us", str(unet_queue_delay_us),
-               # Enough orchestrator processes for the highest concurrency measured, at most the export's default
-               # of 4: each one imports torch and diffusers, which is most of the server's start.
-               "--orchestrator-instances", f"{workload.orchestrator}={min(4, max(workload.concurrency))}"]
+               "--orchestrator-instances", f"{workload.orchestrator}={instances}"]
     if workload.pipeline == "controlnet":
         command += ["--controlnet", CONTROLNET_KIND]
     started = time.perf_counter()

@@ -129,8 +129,9 @@ WORKLOADS: dict[tuple[str, str], Workload] = {
                               sweep_targets=("diffusers", "triton[onnxruntime]")),
     ("tiny", "cuda"): Workload("tiny", "cuda", 128, 128, steps=20, latency_requests=30, concurrency=(1, 2, 4, 8),
                                waves=4, overhead_probe_steps=5),
-    ("sd15", "cuda"): Workload("sd15", "cuda", 512, 512, steps=30, latency_requests=10, concurrency=(1, 2, 4, 8),
-                               waves=3),
+    # Issue 11's targets: 512 px, 30 steps, CFG, one image: p50 at concurrency 1, throughput at 1, 4 and 16.
+    ("sd15", "cuda"): Workload("sd15", "cuda", 512, 512, steps=30, latency_requests=10, concurrency=(1, 4, 16),
+                               waves=3, overhead_probe_steps=10, gateway=False),
 }
 
 

@@ -16,7 +16,7 @@ from export.repository import descriptor_for, export_component, install_orchestr
 from export.sources import PRESETS, load_source, preset_controlnet, pretrained_controlnet
 from serving.pipeline_settings import DEFAULT_VARIANT, component_model_name, controlnet_model_name
 from export.triton_config import BatchingOptions
-from serving.runners import RUNTIMES
+from serving.runners import DEVICES, PRECISIONS, RUNTIMES
 
 log = logging.getLogger("export")
 
@@ -38,6 +38,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="export controlnet_KIND (from_pretrained ID_OR_DIR, or the preset's random one) and "
                              "this variant's unet_controlnet; repeatable")
     parser.add_argument("--runtime", choices=RUNTIMES, default="onnxruntime")
+    parser.add_argument("--device", choices=DEVICES, default="cpu",
+                        help="where components and orchestrators run; cuda needs --runtime torch (GPU instances, "
+                             "tensors passed through DLPack, CUDA graphs captured at load)")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="torch runtime precision (default: fp16 on cuda, fp32 on cpu)")
+    parser.add_argument("--no-cuda-graphs", action="store_true", help="run CUDA components eagerly (for comparison)")
     parser.add_argument("--components", default=",".join(DEFAULT_COMPONENTS),
                         help=f"comma-separated subset of {sorted(DESCRIPTORS)}")
     parser.add_argument("--output", type=Path, default=Path("model_repository"))
@@ -63,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         components.append("unet_controlnet")
     args.components = [name for name in components if name != "controlnet"]
     args.controlnet = dict(_controlnet_arg(parser, text, args.preset) for text in args.controlnet)
+    if args.device == "cuda" and args.runtime != "torch":
+        parser.error("--device cuda needs --runtime torch (the pinned onnxruntime is the CPU build)")
+    if args.precision is None:
+        args.precision = "fp16" if args.device == "cuda" else "fp32"
+    if args.precision == "fp16" and args.device != "cuda":
+        parser.error("--precision fp16 needs --device cuda")
     try:
         args.orchestrator_instances = {name: int(count) for name, _, count in
                                        (text.partition("=") for text in args.orchestrator_instances)}
@@ -102,16 +114,17 @@ def main(argv: list[str] | None = None) -> None:
     reports = []
     for name, model_name, module in jobs:
         delay = args.unet_queue_delay_us if name.startswith("unet") or name == "controlnet" else 0
-        options = BatchingOptions(max_queue_delay_us=delay)
+        options = BatchingOptions(max_queue_delay_us=delay, device=args.device, precision=args.precision,
+                                  cuda_graphs=not args.no_cuda_graphs)
         if args.warmup_size:
             descriptor = descriptor_for(name, source, module)
             options = replace(options, warmup_sizes=descriptor.sizes_for_image(
                 args.warmup_size, args.warmup_size, source.vae_scale_factor))
         reports.append(export_component(source, name, args.output, args.runtime, options, model_name, module))
-    settings = pipeline_settings_for(source, args.max_image_size, args.variant, args.components)
+    settings = pipeline_settings_for(source, args.max_image_size, args.variant, args.components, args.device)
     controlnets = {kind: controlnet_model_name(kind) for kind in source.controlnets}
     write_pipeline_assets(source, args.output, settings, args.variant, controlnets)
-    install_orchestrators(args.output, args.orchestrator_instances)
+    install_orchestrators(args.output, args.orchestrator_instances, device=args.device)
     write_manifest(args.output, source, args.runtime, reports, args.variant)
     log.info("exported %s as variant %r (%s) to %s in %.1f s", source.name, args.variant, args.runtime, args.output,
              time.perf_counter() - started)

@@ -76,8 +76,13 @@ def export_onnx(descriptor: ComponentDescriptor, module: torch.nn.Module, path: 
     return path
 
 
+# fp16 keeps ~3 decimal digits; through a deep network the error against the fp32 module grows to ~1e-2 of
+# the output's scale (diffusers' own fp16 tests allow 1e-2 .. 5e-2).
+FP16_RTOL = 2e-2
+
+
 def check_parity(descriptor: ComponentDescriptor, module: torch.nn.Module, runner, batch: int = 3,
-                 seed: int = 1234) -> ParityReport:
+                 seed: int = 1234, fp16: bool = False) -> ParityReport:
     """Runs `runner` and torch on fresh random inputs at a batch and size other than the traced ones."""
     sizes = {axis: max(size // 2, 8) for axis, size in descriptor.default_sizes().items()}
     inputs = descriptor.sample_inputs(batch=batch, sizes=sizes, seed=seed)
@@ -92,7 +97,8 @@ def check_parity(descriptor: ComponentDescriptor, module: torch.nn.Module, runne
         if got.shape != reference.shape:
             raise ParityError(f"{descriptor.name}.{spec.name}: shape {got.shape} != torch {reference.shape}")
         error = float(np.max(np.abs(got - reference)))
-        tolerance = descriptor.atol + descriptor.rtol * float(np.max(np.abs(reference)))
+        rtol = max(descriptor.rtol, FP16_RTOL) if fp16 else descriptor.rtol
+        tolerance = descriptor.atol + rtol * float(np.max(np.abs(reference)))
         if not error <= tolerance:
             raise ParityError(
                 f"{descriptor.name}.{spec.name}: max abs error {error:.3g} exceeds tolerance {tolerance:.3g}"

@@ -29,7 +29,7 @@ MANIFEST = "export_manifest.json"
 
 
 def pipeline_settings_for(source: PipelineSource, max_image_size: int, variant: str,
-                          components: list[str]) -> PipelineSettings:
+                          components: list[str], device: str = "cpu") -> PipelineSettings:
     default = source.unet.config.sample_size * source.vae_scale_factor
     residuals = []
     if "unet_controlnet" in components:
@@ -47,6 +47,7 @@ def pipeline_settings_for(source: PipelineSource, max_image_size: int, variant: 
         unet_in_channels=int(source.unet.config.in_channels),
         components={role: component_model_name(variant, role) for role in components if role in COMPONENT_ROLES},
         controlnet_residuals=residuals,
+        device=device,
     )
 
 
@@ -70,8 +71,9 @@ def export_component(source: PipelineSource, name: str, repository: Path, runtim
         export_onnx(descriptor, module, version_dir / ONNX_FILE)
     else:
         descriptor.save_module(module, version_dir / TORCH_WEIGHTS_DIR)
-    runner = create_runner(runtime, version_dir, name)
-    report = check_parity(descriptor, module, runner)
+    runner = create_runner(runtime, version_dir, name, device=options.device if runtime == "torch" else None,
+                           precision=options.precision if runtime == "torch" else None)
+    report = check_parity(descriptor, module, runner, fp16=getattr(runner, "dtype", None) == torch.float16)
     report = replace(report, component=model_name)
     log.info("parity %s [%s]", report, runtime)
     (version_dir / "model.py").write_text(COMPONENT_MODEL_PY)
@@ -114,8 +116,8 @@ def write_manifest(repository: Path, source: PipelineSource, runtime: str, repor
 
 
 def install_orchestrators(repository: Path, instances: dict[str, int] | None = None,
-                          keep_existing: bool = False) -> None:
+                          keep_existing: bool = False, device: str = "cpu") -> None:
     """Generates the generation orchestrators, and each photo workflow whose models the repository holds."""
-    generated = install_generation_orchestrators(repository, instances, keep_existing)
+    generated = install_generation_orchestrators(repository, instances, keep_existing, device)
     if generated:
         log.info("orchestrators %s written to %s", ", ".join(generated), repository)

@@ -20,6 +20,10 @@ class BatchingOptions:
     warmup_batch_size: int = 2
     # Named-axis sizes to warm up at (e.g. {"height": 32, "width": 32}); None: the model's native size.
     warmup_sizes: dict[str, int] | None = None
+    # Where the component runs (torch runtime): "cuda" gives a GPU instance that takes and returns GPU tensors.
+    device: str = "cpu"
+    precision: str = "fp32"
+    cuda_graphs: bool = True
 
 
 def component_config(descriptor: ComponentDescriptor, runtime: str, options: BatchingOptions,
@@ -32,9 +36,15 @@ def component_config(descriptor: ComponentDescriptor, runtime: str, options: Bat
     for spec in descriptor.outputs:
         config.output.add(name=spec.name, data_type=pb.DataType.Value(spec.triton_dtype), dims=spec.triton_dims)
     config.dynamic_batching.max_queue_delay_microseconds = options.max_queue_delay_us
-    config.instance_group.add(count=options.instance_count, kind=pb.ModelInstanceGroup.KIND_CPU)
+    config.instance_group.add(count=options.instance_count, kind=instance_kind(options.device))
     config.parameters["runtime"].string_value = runtime
     config.parameters["component"].string_value = descriptor.name
+    if options.device == "cuda":
+        config.parameters["device"].string_value = "cuda"
+        config.parameters["precision"].string_value = options.precision
+        config.parameters["cuda_graphs"].string_value = "yes" if options.cuda_graphs else "no"
+        # The Python backend otherwise copies every input to the host before `execute`.
+        config.parameters["FORCE_CPU_ONLY_INPUT_TENSORS"].string_value = "no"
     if options.warmup_count:
         sizes = options.warmup_sizes if options.warmup_sizes is not None else descriptor.default_sizes()
         label = "x".join(str(sizes[axis]) for axis in sorted(sizes)) or "fixed"
@@ -50,6 +60,10 @@ def component_config(descriptor: ComponentDescriptor, runtime: str, options: Bat
             else:
                 data.random_data = True
     return config
+
+
+def instance_kind(device: str) -> int:
+    return pb.ModelInstanceGroup.KIND_GPU if device == "cuda" else pb.ModelInstanceGroup.KIND_CPU
 
 
 def write_config(config: pb.ModelConfig, model_dir: Path) -> Path:

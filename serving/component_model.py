@@ -23,10 +23,17 @@ class TritonPythonModel:
         self.input_names = [spec["name"] for spec in config["input"]]
         self.output_names = [spec["name"] for spec in config["output"]]
         version_dir = Path(args["model_repository"]) / args["model_version"]
-        self.runner = create_runner(parameters["runtime"], version_dir, parameters["component"])
-        pb_utils.Logger.log_info(f"{self.name}: serving with {parameters['runtime']} from {version_dir}")
+        # Exported for CUDA (`python -m export --device cuda`): tensors arrive and leave through DLPack, on the GPU.
+        self.on_gpu = parameters.get("device") == "cuda"
+        self.runner = create_runner(parameters["runtime"], version_dir, parameters["component"],
+                                    device=parameters.get("device", "cpu"), precision=parameters.get("precision"),
+                                    cuda_graphs=self.on_gpu and parameters.get("cuda_graphs", "yes") == "yes")
+        pb_utils.Logger.log_info(f"{self.name}: serving with {parameters['runtime']} from {version_dir}"
+                                 f"{' on cuda' if self.on_gpu else ''}")
 
     def execute(self, requests: list) -> list:
+        if self.on_gpu:
+            return self.execute_on_gpu(requests)
         batches = [
             {name: pb_utils.get_input_tensor_by_name(request, name).as_numpy() for name in self.input_names}
             for request in requests
@@ -38,14 +45,37 @@ class TritonPythonModel:
         try:
             outputs = self.runner.run(merged)
         except Exception as error:  # a runtime failure fails these requests, not the server
-            message = f"{self.name}: {type(error).__name__}: {error}"
-            pb_utils.Logger.log_error(message)
-            return [pb_utils.InferenceResponse(error=pb_utils.TritonError(message)) for _ in requests]
+            return self.failed(requests, error)
+        return self.split(batches, outputs, lambda name, value: pb_utils.Tensor(name, np.ascontiguousarray(value)))
+
+    def execute_on_gpu(self, requests: list) -> list:
+        """The same batching with torch tensors on the GPU: no host copy between the orchestrator and the network."""
+        import torch
+        from torch.utils.dlpack import from_dlpack, to_dlpack
+
+        batches = [
+            {name: from_dlpack(pb_utils.get_input_tensor_by_name(request, name).to_dlpack()) for name in self.input_names}
+            for request in requests
+        ]
+        try:
+            merged = batches[0] if len(batches) == 1 else {
+                name: torch.cat([b[name].to(self.runner.device) for b in batches]) for name in self.input_names}
+            outputs = self.runner.run_tensors(merged)
+            torch.cuda.current_stream().synchronize()  # Triton reads the outputs outside torch's stream
+        except Exception as error:  # noqa: BLE001
+            return self.failed(requests, error)
+        return self.split(batches, outputs, lambda name, value: pb_utils.Tensor.from_dlpack(name, to_dlpack(value.contiguous())))
+
+    def failed(self, requests: list, error: Exception) -> list:
+        message = f"{self.name}: {type(error).__name__}: {error}"
+        pb_utils.Logger.log_error(message)
+        return [pb_utils.InferenceResponse(error=pb_utils.TritonError(message)) for _ in requests]
+
+    def split(self, batches: list[dict], outputs: dict, to_tensor) -> list:
         responses, start = [], 0
         for batch in batches:
             size = len(next(iter(batch.values())))
-            tensors = [pb_utils.Tensor(name, np.ascontiguousarray(outputs[name][start : start + size]))
-                       for name in self.output_names]
+            tensors = [to_tensor(name, outputs[name][start : start + size]) for name in self.output_names]
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             start += size
         return responses

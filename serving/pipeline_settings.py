@@ -46,6 +46,9 @@ class PipelineSettings:
     components: dict[str, str] = field(default_factory=dict)
     # unet_controlnet's residual input names (= the ControlNets' output names), in the UNet's order
     controlnet_residuals: list[str] = field(default_factory=list)
+    # Where the orchestrator keeps latents and runs the scheduler: "cuda" when exported with `--device cuda`
+    # (its components then run on the GPU and tensors pass between them through DLPack).
+    device: str = "cpu"
 
     @property
     def is_inpainting_unet(self) -> bool:

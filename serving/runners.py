@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -17,6 +18,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 RUNTIMES = ("onnxruntime", "torch")
+DEVICES = ("cpu", "cuda")
+PRECISIONS = ("fp32", "fp16")
 ONNX_FILE = "model.onnx"
 TORCH_WEIGHTS_DIR = "weights"
 
@@ -52,32 +55,148 @@ class OnnxRuntimeRunner:
 
 
 class TorchRunner:
-    def __init__(self, module, output_names: tuple[str, ...], input_names: tuple[str, ...]) -> None:
+    """The diffusers/transformers module itself: fp32 on CPU; on CUDA fp16 (SDPA attention, diffusers' default),
+    channels_last for convolutional networks, and CUDA graphs captured per (batch bucket, input sizes) by
+    `capture_graphs` at model load, never while serving. A batch is padded up to the nearest captured bucket;
+    shapes without a graph run eagerly.
+
+    Inputs and outputs keep the contract's dtypes (fp32 on the wire): the casts to and from fp16 happen inside
+    the graph, so a replay is one launch."""
+
+    def __init__(self, module, output_names: tuple[str, ...], input_names: tuple[str, ...],
+                 device: str | None = None, precision: str | None = None, channels_last: bool | None = None) -> None:
         import torch
 
         self.torch = torch
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if precision is None:
+            precision = "fp16" if self.device.type == "cuda" else "fp32"
+        if precision not in PRECISIONS or (precision == "fp16" and self.device.type != "cuda"):
+            raise ValueError(f"precision {precision!r} on {self.device.type}: choose fp32, or fp16 on cuda")
+        self.dtype = torch.float16 if precision == "fp16" else torch.float32
         if self.device.type == "cpu":
             torch.set_num_threads(cpu_threads())
         self.module = module.to(self.device, self.dtype).eval()
+        if channels_last is None:
+            channels_last = self.device.type == "cuda" and _has_conv2d(module)
+        self.channels_last = channels_last
+        if channels_last:
+            self.module = self.module.to(memory_format=torch.channels_last)
         self.input_names = input_names
         self.output_names = output_names
-        log.info("torch runner on %s (%s)", self.device, self.dtype)
+        self.graphs = CudaGraphs(self) if self.device.type == "cuda" else None
+        log.info("torch runner on %s (%s%s)", self.device, self.dtype, ", channels_last" if channels_last else "")
+
+    def forward(self, args: list) -> tuple:
+        """One eager call: contract-dtype tensors on the device in, contract-dtype (fp32) tensors out."""
+        torch = self.torch
+        cast = []
+        for tensor in args:
+            # Per-sample scalars (timesteps, conditioning scales) stay fp32, as diffusers passes them: the
+            # UNet's time projection runs in fp32 and rounds only its embedding to fp16.
+            if tensor.is_floating_point() and tensor[0].numel() > 1:
+                tensor = tensor.to(self.dtype)
+                if self.channels_last and tensor.dim() == 4:
+                    tensor = tensor.contiguous(memory_format=torch.channels_last)
+            cast.append(tensor)
+        outputs = self.module(*cast)
+        return tuple(out.float().contiguous() for out in outputs)
+
+    def run_tensors(self, inputs: dict) -> dict:
+        """Named torch tensors (any device) in, named fp32 tensors on the runner's device out."""
+        torch = self.torch
+        args = [torch.as_tensor(inputs[name]).to(self.device, non_blocking=True) for name in self.input_names]
+        with torch.inference_mode():
+            outputs = self.graphs.run(args) if self.graphs is not None else None
+            if outputs is None:
+                outputs = self.forward(args)
+        return dict(zip(self.output_names, outputs))
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         torch = self.torch
-        args = []
-        for name in self.input_names:
-            tensor = torch.from_numpy(np.ascontiguousarray(inputs[name])).to(self.device)
-            args.append(tensor.to(self.dtype) if tensor.is_floating_point() else tensor)
-        with torch.inference_mode():
-            outputs = self.module(*args)
-        return {name: out.float().cpu().numpy() for name, out in zip(self.output_names, outputs)}
+        tensors = {name: torch.from_numpy(np.ascontiguousarray(inputs[name])) for name in self.input_names}
+        return {name: out.cpu().numpy() for name, out in self.run_tensors(tensors).items()}
+
+    def capture_graphs(self, sample_inputs, buckets: list[int]) -> None:
+        """CUDA graphs for each batch in `buckets` at the sizes of `sample_inputs(batch)` (a dict of numpy)."""
+        if self.graphs is not None:
+            self.graphs.capture(sample_inputs, buckets)
 
 
-def create_runner(runtime: str, model_dir: Path, component: str) -> ComponentRunner:
-    """Builds the runner for an exported component directory (`model_repository/<name>/1`)."""
+def _has_conv2d(module) -> bool:
+    import torch
+
+    return any(isinstance(child, torch.nn.Conv2d) for child in module.modules())
+
+
+def graph_buckets(max_batch_size: int) -> list[int]:
+    """Powers of two up to the model's max batch, and the max itself: a batch pads by less than 2x."""
+    buckets, size = [], 1
+    while size < max_batch_size:
+        buckets.append(size)
+        size *= 2
+    return buckets + [max_batch_size]
+
+
+class CudaGraphs:
+    """Captured graphs of one TorchRunner keyed by (batch bucket, per-sample input shapes), sharing one memory pool
+    (captured largest first, as PyTorch recommends), with static input and output buffers."""
+
+    def __init__(self, runner: TorchRunner) -> None:
+        self.runner = runner
+        self.torch = runner.torch
+        self.pool = None
+        self.graphs: dict[tuple, tuple] = {}  # key -> (graph, static inputs, static outputs)
+
+    @staticmethod
+    def key(batch: int, args) -> tuple:
+        return (batch, *[(tuple(t.shape[1:]), t.dtype) for t in args])
+
+    def capture(self, sample_inputs, buckets: list[int]) -> None:
+        torch, runner = self.torch, self.runner
+        started = time.perf_counter()
+        for batch in sorted(set(buckets), reverse=True):
+            samples = sample_inputs(batch)
+            static = [torch.from_numpy(np.ascontiguousarray(samples[name])).to(runner.device)
+                      for name in runner.input_names]
+            stream = torch.cuda.Stream()
+            stream.wait_stream(torch.cuda.current_stream())
+            with torch.inference_mode(), torch.cuda.stream(stream):
+                for _ in range(2):  # warm-up outside the graph: cuDNN/cuBLAS choose their kernels here
+                    runner.forward(static)
+            torch.cuda.current_stream().wait_stream(stream)
+            graph = torch.cuda.CUDAGraph()
+            if self.pool is None:
+                self.pool = torch.cuda.graph_pool_handle()
+            with torch.inference_mode(), torch.cuda.graph(graph, pool=self.pool):
+                outputs = runner.forward(static)
+            self.graphs[self.key(batch, static)] = (graph, static, outputs)
+        torch.cuda.synchronize()
+        log.info("captured %d CUDA graphs (batches %s) in %.1f s", len(buckets), sorted(set(buckets)),
+                 time.perf_counter() - started)
+
+    def run(self, args) -> tuple | None:
+        """Replays the smallest captured bucket that holds the batch; None when no graph fits."""
+        batch = args[0].shape[0]
+        shapes = self.key(0, args)[1:]
+        fitting = [key for key in self.graphs if key[1:] == shapes and key[0] >= batch]
+        if not fitting:
+            return None
+        graph, static, outputs = self.graphs[min(fitting)]
+        for buffer, tensor in zip(static, args):
+            buffer[:batch].copy_(tensor)  # rows past the batch keep stale data: every row is computed alone
+        graph.replay()
+        # Copies: the next replay overwrites the static outputs while Triton may still hold these.
+        return tuple(out[:batch].clone() for out in outputs)
+
+
+def create_runner(runtime: str, model_dir: Path, component: str, device: str | None = None,
+                  precision: str | None = None, cuda_graphs: bool = False) -> ComponentRunner:
+    """Builds the runner for an exported component directory (`model_repository/<name>/1`).
+
+    `device`/`precision` (torch only): default CUDA fp16 where a GPU is visible, else CPU fp32.
+    `cuda_graphs`: a torch runner on CUDA captures its graphs now, at the component's native sizes, for every
+    batch bucket up to its max batch (the served path; the export's parity check runs eagerly)."""
     if runtime == "onnxruntime":
         return OnnxRuntimeRunner(model_dir / ONNX_FILE)
     if runtime == "torch":
@@ -86,9 +205,13 @@ def create_runner(runtime: str, model_dir: Path, component: str) -> ComponentRun
         descriptor_cls = DESCRIPTORS[component]
         module = descriptor_cls.load_module(model_dir / TORCH_WEIGHTS_DIR)
         descriptor = descriptor_cls.from_module(module)
-        return TorchRunner(
+        runner = TorchRunner(
             descriptor.wrap(module),
             output_names=tuple(spec.name for spec in descriptor.outputs),
             input_names=tuple(spec.name for spec in descriptor.inputs),
+            device=device, precision=precision,
         )
+        if cuda_graphs and runner.device.type == "cuda":
+            runner.capture_graphs(lambda batch: descriptor.sample_inputs(batch), graph_buckets(descriptor.max_batch_size))
+        return runner
     raise ValueError(f"unknown runtime {runtime!r}; choose one of {RUNTIMES}")

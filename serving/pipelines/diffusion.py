@@ -11,6 +11,7 @@ Every network is a Triton component called through `call`.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 
 
 class ComponentCaller(Protocol):
+    """numpy in and out; a caller that serves CUDA pipelines also takes torch tensors and `on_gpu=True`, and then
+    returns torch tensors (serving.bls.bls_call)."""
+
     def __call__(self, model: str, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]) -> dict[str, np.ndarray]: ...
 
 
@@ -49,10 +53,10 @@ class StepProgress:
 ProgressCallback = Callable[[StepProgress], None]
 
 
-def to_uint8_images(decoded: np.ndarray) -> np.ndarray:
+def to_uint8_images(decoded: "np.ndarray | torch.Tensor") -> np.ndarray:
     """VAE output in [-1, 1], NCHW -> uint8 NHWC, exactly as diffusers' VaeImageProcessor.postprocess."""
-    images = torch.from_numpy(decoded)
-    images = (images / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).float().numpy()
+    images = torch.as_tensor(decoded)
+    images = (images / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).float().cpu().numpy()
     return (images * 255).round().astype(np.uint8)
 
 
@@ -92,6 +96,10 @@ class Variant:
     def component(self, role: str) -> str:
         return self.settings.components.get(role, role)
 
+    @property
+    def device(self) -> torch.device:
+        return torch.device(self.settings.device)
+
 
 @dataclass
 class Denoising:
@@ -102,8 +110,12 @@ class Denoising:
     scheduler: object
     generator: torch.Generator
     timesteps: torch.Tensor
-    prompt_embeds: np.ndarray
+    prompt_embeds: torch.Tensor
     step_kwargs: dict
+
+    @property
+    def device(self) -> torch.device:
+        return self.variant.device
 
 
 class LatentStart(Protocol):
@@ -138,23 +150,24 @@ class DiffusionPipeline:
         # 2. Encode the prompt (and the negative prompt for classifier-free guidance) in one call.
         prompt_embeds = self.encode_prompt(variant, params)
         # 3. ControlNet conditioning images, resized and repeated as the ControlNet pipelines do.
-        control = (ControlNetGuidance(self.call, params.control, variant, params, self.catalog.controlnets)
+        control = (ControlNetGuidance(functools.partial(self.invoke, variant), params.control, variant, params,
+                                      self.catalog.controlnets)
                    if params.control else None)
         # 4. Timesteps from a fresh scheduler (schedulers hold per-run state), shortened by strength.
         scheduler = create_scheduler(params.scheduler, variant.scheduler_config)
-        timesteps = self.set_timesteps(scheduler, params)
+        timesteps = self.set_timesteps(scheduler, params, variant.device)
         generator = torch.Generator("cpu").manual_seed(params.seed)
         run = Denoising(params, variant, scheduler, generator, timesteps, prompt_embeds,
                         self.extra_step_kwargs(scheduler, generator))
         # 5. Initial latents: noise, a noised encoded image, or an inpainting setup.
         start = self.latent_start(params)
         latents = start.initial_latents(run)
-        # 6. Denoise.
+        # 6. Denoise. The per-sample timestep input is built from a host copy (no device sync per step).
         total = len(timesteps)
-        for i, t in enumerate(timesteps):
+        for i, (t, t_host) in enumerate(zip(timesteps, timesteps.cpu().tolist())):
             if is_cancelled():
                 raise RequestCancelled(i, total)
-            latents = self.denoise_step(run, start, control, i, t, latents)
+            latents = self.denoise_step(run, start, control, i, t, latents, t_host)
             if on_step is not None:
                 on_step(StepProgress(i + 1, total, time.perf_counter() - started))
         # 7. Decode.
@@ -167,21 +180,31 @@ class DiffusionPipeline:
 
     # --- stages -------------------------------------------------------------------------------
 
-    def encode_prompt(self, variant: Variant, params: GenerationParams) -> np.ndarray:
+    def invoke(self, variant: Variant, model: str, inputs: Mapping[str, "np.ndarray | torch.Tensor"],
+               outputs: Sequence[str]) -> dict[str, torch.Tensor]:
+        """One component call with torch tensors: through numpy views on the CPU, through DLPack on the GPU
+        (tensors stay in device memory between the orchestrator and its components)."""
+        if variant.device.type == "cuda":
+            return {name: value.to(variant.device) for name, value in
+                    self.call(model, inputs, outputs, on_gpu=True).items()}
+        arrays = {name: value.numpy() if isinstance(value, torch.Tensor) else value for name, value in inputs.items()}
+        return {name: torch.from_numpy(value) for name, value in self.call(model, arrays, outputs).items()}
+
+    def encode_prompt(self, variant: Variant, params: GenerationParams) -> torch.Tensor:
         texts = [params.negative_prompt, params.prompt] if params.do_classifier_free_guidance else [params.prompt]
         input_ids = variant.tokenizer(
             texts, padding="max_length", max_length=variant.tokenizer.model_max_length, truncation=True,
             return_tensors="np",
         ).input_ids.astype(np.int64)
-        hidden = self.call(variant.component("text_encoder"), {"input_ids": input_ids},
-                           ["last_hidden_state"])["last_hidden_state"]
+        hidden = self.invoke(variant, variant.component("text_encoder"), {"input_ids": input_ids},
+                             ["last_hidden_state"])["last_hidden_state"]
         # [negative x n, prompt x n], the order diffusers concatenates for guidance.
-        return np.repeat(hidden, params.num_images, axis=0)
+        return hidden.repeat_interleave(params.num_images, dim=0)
 
     @staticmethod
-    def set_timesteps(scheduler, params: GenerationParams) -> torch.Tensor:
+    def set_timesteps(scheduler, params: GenerationParams, device: torch.device | str = "cpu") -> torch.Tensor:
         """diffusers' set_timesteps + get_timesteps: strength < 1 skips the first steps."""
-        scheduler.set_timesteps(params.num_inference_steps, device="cpu")
+        scheduler.set_timesteps(params.num_inference_steps, device=device)
         if params.image is None:
             return scheduler.timesteps
         t_start = max(params.num_inference_steps - params.denoising_steps, 0)
@@ -208,20 +231,20 @@ class DiffusionPipeline:
         return kwargs
 
     def denoise_step(self, run: Denoising, start: LatentStart, control: "ControlNetGuidance | None", index: int,
-                     t: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+                     t: torch.Tensor, latents: torch.Tensor, t_host: float) -> torch.Tensor:
         params, scheduler = run.params, run.scheduler
         cfg = params.do_classifier_free_guidance
         model_input = torch.cat([latents] * 2) if cfg else latents
         model_input = scheduler.scale_model_input(model_input, t)
         # One request of batch 2n (the CFG pair); the per-sample timestep lets Triton batch across requests.
-        timestep = np.full((model_input.shape[0], 1), float(t), dtype=np.float32)
-        inputs = {"sample": start.unet_sample(model_input).numpy(), "timestep": timestep,
+        timestep = np.full((model_input.shape[0], 1), t_host, dtype=np.float32)
+        inputs = {"sample": start.unet_sample(model_input), "timestep": timestep,
                   "encoder_hidden_states": run.prompt_embeds}
         unet = run.variant.component("unet")
         if control is not None:
             inputs.update(control.residuals(index, len(run.timesteps), model_input, timestep, run.prompt_embeds))
             unet = run.variant.component("unet_controlnet")
-        noise_pred = torch.from_numpy(self.call(unet, inputs, ["noise_pred"])["noise_pred"])
+        noise_pred = self.invoke(run.variant, unet, inputs, ["noise_pred"])["noise_pred"]
         if cfg:
             noise_uncond, noise_text = noise_pred.chunk(2)
             noise_pred = noise_uncond + params.guidance_scale * (noise_text - noise_uncond)
@@ -229,8 +252,8 @@ class DiffusionPipeline:
         return start.after_step(run, index, latents)
 
     def decode(self, variant: Variant, latents: torch.Tensor) -> np.ndarray:
-        scaled = (latents / variant.settings.vae_scaling_factor).numpy()
-        decoded = self.call(variant.component("vae_decoder"), {"latent_sample": scaled}, ["sample"])["sample"]
+        scaled = latents / variant.settings.vae_scaling_factor
+        decoded = self.invoke(variant, variant.component("vae_decoder"), {"latent_sample": scaled}, ["sample"])["sample"]
         return to_uint8_images(decoded)
 
     # --- helpers the latent starts share --------------------------------------------------------
@@ -239,13 +262,14 @@ class DiffusionPipeline:
         settings, params = run.variant.settings, run.params
         factor = settings.vae_scale_factor
         shape = (params.num_images, settings.latent_channels, params.height // factor, params.width // factor)
-        return torch.randn(shape, generator=run.generator, dtype=torch.float32)
+        # Drawn on the CPU from the request's CPU generator, as diffusers' randn_tensor does for a CPU generator.
+        return torch.randn(shape, generator=run.generator, dtype=torch.float32).to(run.device)
 
     def encode_image(self, run: Denoising, pixels: torch.Tensor) -> torch.Tensor:
         """vae_encoder, then a sample of the latent distribution from the request's generator, scaled."""
-        parameters = self.call(run.variant.component("vae_encoder"), {"sample": pixels.numpy()},
-                               ["latent_parameters"])["latent_parameters"]
-        latents = sample_latent_distribution(torch.from_numpy(parameters), run.generator)
+        parameters = self.invoke(run.variant, run.variant.component("vae_encoder"), {"sample": pixels},
+                                 ["latent_parameters"])["latent_parameters"]
+        latents = sample_latent_distribution(parameters, run.generator)
         return run.variant.settings.vae_scaling_factor * latents
 
     @staticmethod
@@ -253,7 +277,7 @@ class DiffusionPipeline:
         """The init image as diffusers' image processor prepares it: resized, in [-1, 1], NCHW."""
         params = run.params
         return run.variant.image_processor.preprocess(
-            Image.fromarray(params.image, "RGB"), height=params.height, width=params.width).to(torch.float32)
+            Image.fromarray(params.image, "RGB"), height=params.height, width=params.width).to(run.device, torch.float32)
 
 
 def sample_latent_distribution(parameters: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -289,7 +313,7 @@ class ImageStart(NoiseStart):
     def initial_latents(self, run: Denoising) -> torch.Tensor:
         image_latents = self.pipeline.encode_image(run, self.pipeline.preprocess_image(run))
         image_latents = torch.cat([image_latents] * run.params.num_images)
-        noise = torch.randn(image_latents.shape, generator=run.generator, dtype=torch.float32)
+        noise = torch.randn(image_latents.shape, generator=run.generator, dtype=torch.float32).to(run.device)
         latent_timestep = run.timesteps[:1].repeat(run.params.num_images)
         return run.scheduler.add_noise(image_latents, noise, latent_timestep)
 
@@ -320,7 +344,7 @@ class InpaintStart:
         self.image_latents = image_latents
         # prepare_mask_latents: the mask at latent size, and the masked image's latents (always encoded).
         mask = run.variant.mask_processor.preprocess(
-            Image.fromarray(params.mask_image, "L"), height=params.height, width=params.width)
+            Image.fromarray(params.mask_image, "L"), height=params.height, width=params.width).to(run.device)
         masked_image = init_image * (mask < 0.5)
         factor = settings.vae_scale_factor
         mask = torch.nn.functional.interpolate(mask, size=(params.height // factor, params.width // factor))
@@ -344,7 +368,7 @@ class InpaintStart:
         init_latents_proper = self.image_latents
         if index < len(run.timesteps) - 1:
             noise_timestep = run.timesteps[index + 1]
-            init_latents_proper = run.scheduler.add_noise(init_latents_proper, self.noise, torch.tensor([noise_timestep]))
+            init_latents_proper = run.scheduler.add_noise(init_latents_proper, self.noise, noise_timestep.reshape(1))
         return (1 - self.mask) * init_latents_proper + self.mask * latents
 
 
@@ -362,9 +386,9 @@ class ControlNetGuidance:
         for image in control.images:
             # prepare_control_image: resized to the output size, in [0, 1], repeated per image and CFG half.
             pixels = variant.control_image_processor.preprocess(
-                Image.fromarray(image, "RGB"), height=params.height, width=params.width).to(torch.float32)
+                Image.fromarray(image, "RGB"), height=params.height, width=params.width).to(variant.device, torch.float32)
             pixels = pixels.repeat_interleave(params.num_images, dim=0)
-            self.images.append((torch.cat([pixels] * 2) if cfg else pixels).numpy())
+            self.images.append(torch.cat([pixels] * 2) if cfg else pixels)
 
     def keep(self, index: int, total: int) -> list[float]:
         """1 inside each ControlNet's [start, end] window of the steps, 0 outside (diffusers' controlnet_keep)."""
@@ -372,9 +396,9 @@ class ControlNetGuidance:
                 for s, e in zip(self.control.starts, self.control.ends)]
 
     def residuals(self, index: int, total: int, model_input: torch.Tensor, timestep: np.ndarray,
-                  prompt_embeds: np.ndarray) -> dict[str, np.ndarray]:
-        summed: dict[str, np.ndarray] | None = None
-        sample = model_input.numpy()
+                  prompt_embeds: torch.Tensor) -> dict[str, torch.Tensor]:
+        summed: dict[str, torch.Tensor] | None = None
+        sample = model_input
         batch = sample.shape[0]
         for model, image, scale, keep in zip(self.models, self.images, self.control.scales, self.keep(index, total)):
             conditioning_scale = np.full((batch, 1), scale * keep, dtype=np.float32)
