@@ -55,8 +55,8 @@ def component_batch_sizes(workload: Workload) -> dict[str, int]:
     return sizes
 
 
-def export_repository(workload: Workload, runtime: str, directory: Path, unet_queue_delay_us: int = 0) -> Path:
-    """Runs the exporter in its own process, so its copy of the weights is freed when it ends."""
+def export_command(workload: Workload, runtime: str, directory: Path, unet_queue_delay_us: int = 0) -> list[str]:
+    """`python -m export` for a workload: on CUDA the torch runtime exports for the GPU (fp16, CUDA graphs)."""
     components = list(TXT2IMG_COMPONENTS) + (["vae_encoder"] if workload.pipeline == "img2img" else [])
     on_gpu = workload.device == "cuda" and runtime == "torch"
     # One orchestrator process per concurrent request (each runs one request at a time); on CPU at most 4:
@@ -69,6 +69,12 @@ def export_repository(workload: Workload, runtime: str, directory: Path, unet_qu
                "--orchestrator-instances", f"{workload.orchestrator}={instances}"]
     if workload.pipeline == "controlnet":
         command += ["--controlnet", CONTROLNET_KIND]
+    return command
+
+
+def export_repository(workload: Workload, runtime: str, directory: Path, unet_queue_delay_us: int = 0) -> Path:
+    """Runs the exporter in its own process, so its copy of the weights is freed when it ends."""
+    command = export_command(workload, runtime, directory, unet_queue_delay_us)
     started = time.perf_counter()
     log.info("exporting %s (%s) to %s", workload.preset, runtime, directory)
     result = subprocess.run(command, capture_output=True, text=True)

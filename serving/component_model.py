@@ -23,17 +23,20 @@ class TritonPythonModel:
         self.input_names = [spec["name"] for spec in config["input"]]
         self.output_names = [spec["name"] for spec in config["output"]]
         version_dir = Path(args["model_repository"]) / args["model_version"]
-        # Exported for CUDA (`python -m export --device cuda`): tensors arrive and leave through DLPack, on the GPU.
+        # Exported for CUDA (`python -m export --device cuda`): a GPU instance whose tensors stay in device memory.
         self.on_gpu = parameters.get("device") == "cuda"
         self.runner = create_runner(parameters["runtime"], version_dir, parameters["component"],
                                     device=parameters.get("device", "cpu"), precision=parameters.get("precision"),
                                     cuda_graphs=self.on_gpu and parameters.get("cuda_graphs", "yes") == "yes")
+        # The torch runtime takes and returns torch tensors through DLPack on any device (on CPU too, so the
+        # path the GPU serves is the one the CPU tests run); onnxruntime works on numpy.
+        self.with_tensors = parameters["runtime"] == "torch"
         pb_utils.Logger.log_info(f"{self.name}: serving with {parameters['runtime']} from {version_dir}"
                                  f"{' on cuda' if self.on_gpu else ''}")
 
     def execute(self, requests: list) -> list:
-        if self.on_gpu:
-            return self.execute_on_gpu(requests)
+        if self.with_tensors:
+            return self.execute_tensors(requests)
         batches = [
             {name: pb_utils.get_input_tensor_by_name(request, name).as_numpy() for name in self.input_names}
             for request in requests
@@ -48,8 +51,8 @@ class TritonPythonModel:
             return self.failed(requests, error)
         return self.split(batches, outputs, lambda name, value: pb_utils.Tensor(name, np.ascontiguousarray(value)))
 
-    def execute_on_gpu(self, requests: list) -> list:
-        """The same batching with torch tensors on the GPU: no host copy between the orchestrator and the network."""
+    def execute_tensors(self, requests: list) -> list:
+        """The same batching with torch tensors (DLPack): on the GPU, no host copy between orchestrator and network."""
         import torch
         from torch.utils.dlpack import from_dlpack, to_dlpack
 
@@ -61,7 +64,8 @@ class TritonPythonModel:
             merged = batches[0] if len(batches) == 1 else {
                 name: torch.cat([b[name].to(self.runner.device) for b in batches]) for name in self.input_names}
             outputs = self.runner.run_tensors(merged)
-            torch.cuda.current_stream().synchronize()  # Triton reads the outputs outside torch's stream
+            if self.on_gpu:
+                torch.cuda.current_stream().synchronize()  # Triton reads the outputs outside torch's stream
         except Exception as error:  # noqa: BLE001
             return self.failed(requests, error)
         return self.split(batches, outputs, lambda name, value: pb_utils.Tensor.from_dlpack(name, to_dlpack(value.contiguous())))

@@ -182,13 +182,12 @@ class DiffusionPipeline:
 
     def invoke(self, variant: Variant, model: str, inputs: Mapping[str, "np.ndarray | torch.Tensor"],
                outputs: Sequence[str]) -> dict[str, torch.Tensor]:
-        """One component call with torch tensors: through numpy views on the CPU, through DLPack on the GPU
-        (tensors stay in device memory between the orchestrator and its components)."""
+        """One component call with torch tensors, passed through DLPack (serving.bls): on the GPU they stay in device
+        memory between the orchestrator and its components; on the CPU outputs come back as numpy views."""
         if variant.device.type == "cuda":
             return {name: value.to(variant.device) for name, value in
                     self.call(model, inputs, outputs, on_gpu=True).items()}
-        arrays = {name: value.numpy() if isinstance(value, torch.Tensor) else value for name, value in inputs.items()}
-        return {name: torch.from_numpy(value) for name, value in self.call(model, arrays, outputs).items()}
+        return {name: torch.from_numpy(value) for name, value in self.call(model, inputs, outputs).items()}
 
     def encode_prompt(self, variant: Variant, params: GenerationParams) -> torch.Tensor:
         texts = [params.negative_prompt, params.prompt] if params.do_classifier_free_guidance else [params.prompt]
