@@ -10,10 +10,13 @@ mkdir -p "$WHEELS"
 grep -qxF "/$WHEELS/" .git/info/exclude 2>/dev/null || { mkdir -p .git/info; echo "/$WHEELS/" >> .git/info/exclude; }
 platforms=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64
            --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform any)
-pinned() { grep -i "^$1==" constraints.txt | head -1; }
+# The version constraints.txt pins (pip treats -, _ and . alike in names).
+pinned() { grep -iE "^$(echo "$1" | sed 's/[-_.]/[-_.]/g')==" constraints.txt | head -1 || true; }
 # numpy 1.26: the Python backend stub's pybind11 predates numpy 2's ABI. The rest: what the host lacks.
 for package in diffusers tritonclient importlib_metadata protobuf numpy python-rapidjson open_clip_torch; do
-  spec=$(pinned "$package"); spec=${spec:-$package}
+  spec=$(pinned "$package")
+  # Not pinned there (open_clip_torch): the version scripts/setup.sh installed.
+  [ -n "$spec" ] || spec="$package==$(.venv/bin/python -m pip show "$package" | sed -n 's/^Version: //p')"
   python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     "${platforms[@]}" -d "$WHEELS" "$spec"
 done
