@@ -142,3 +142,14 @@ def test_psnr():
     assert psnr(image, image) == math.inf
     shifted = image + 1
     assert psnr(shifted, image) == pytest.approx(20 * math.log10(255))
+
+
+def test_a_cuda_repository_gets_a_larger_cuda_memory_pool(tmp_path):
+    from serving.server import CUDA_POOL_ARGS, uses_gpu
+
+    (tmp_path / "unet").mkdir()
+    config = component_config(_descriptor(), "torch", BatchingOptions(device="cuda", precision="fp16"))
+    (tmp_path / "unet" / "config.pbtxt").write_text(str(config))
+    assert uses_gpu(tmp_path) and CUDA_POOL_ARGS[0].startswith("--cuda-memory-pool-byte-size=0:")
+    (tmp_path / "unet" / "config.pbtxt").write_text(str(component_config(_descriptor(), "onnxruntime", BatchingOptions())))
+    assert not uses_gpu(tmp_path)
