@@ -26,7 +26,7 @@ def _tensor(name: str, value: Any):
 def _request(model: str, inputs: Mapping[str, Any], outputs: Sequence[str], on_gpu: bool = False):
     tensors = [_tensor(name, value) for name, value in inputs.items()]
     extra = {}
-    if on_gpu:
+    if on_gpu:  # not yet run on a GPU (see README "GPU serving path")
         extra["preferred_memory"] = pb_utils.PreferredMemory(pb_utils.TRITONSERVER_MEMORY_GPU, 0)
     return pb_utils.InferenceRequest(model_name=model, requested_output_names=list(outputs), inputs=tensors, **extra)
 

@@ -144,7 +144,9 @@ def graph_buckets(max_batch_size: int) -> list[int]:
 
 class CudaGraphs:
     """Captured graphs of one TorchRunner keyed by (batch bucket, per-sample input shapes), sharing one memory pool
-    (captured largest first, as PyTorch recommends), with static input and output buffers."""
+    (captured largest first, as PyTorch recommends), with static input and output buffers.
+
+    Not yet run on a GPU (none has been available to this project); scripts/gpu_report.sh is its first test."""
 
     def __init__(self, runner: TorchRunner) -> None:
         self.runner = runner
