@@ -1,8 +1,8 @@
 """The one way orchestrators call components: Triton BLS, with every response's error checked.
 
 Inputs may be numpy arrays or torch tensors (CPU or CUDA, passed through DLPack without a copy). Outputs
-come back as numpy where Triton holds them in host memory; `bls_call_tensors` returns torch tensors
-instead, and asks for GPU memory when the caller works on the GPU (the CUDA orchestrators).
+come back as numpy; with `on_gpu` (the CUDA orchestrators) the call asks for GPU memory and returns torch
+tensors instead.
 """
 
 from __future__ import annotations
@@ -42,24 +42,23 @@ def _outputs(model: str, response, outputs: Sequence[str]) -> dict[str, np.ndarr
     return {name: pb_utils.get_output_tensor_by_name(response, name).as_numpy() for name in outputs}
 
 
-def bls_call(model: str, inputs: Mapping[str, Any], outputs: Sequence[str], on_gpu: bool = False) -> dict:
-    """Synchronous BLS call (a `ComponentCaller`): numpy outputs, or torch tensors on the GPU when `on_gpu`."""
-    if on_gpu:
-        return bls_call_tensors(model, inputs, outputs, on_gpu=True)
-    return _outputs(model, _request(model, inputs, outputs).exec(), outputs)
-
-
-def bls_call_tensors(model: str, inputs: Mapping[str, Any], outputs: Sequence[str], on_gpu: bool = False) -> dict:
-    """Synchronous BLS call returning torch tensors: in GPU memory (DLPack, no host copy) when `on_gpu`."""
+def _tensor_outputs(model: str, response, outputs: Sequence[str]) -> dict:
+    """Outputs as torch tensors: GPU ones through DLPack (no host copy), host ones as numpy views."""
     import torch
     from torch.utils.dlpack import from_dlpack
 
-    response = _checked(model, _request(model, inputs, outputs, on_gpu).exec())
+    response = _checked(model, response)
     result = {}
     for name in outputs:
         tensor = pb_utils.get_output_tensor_by_name(response, name)
         result[name] = torch.from_numpy(tensor.as_numpy()) if tensor.is_cpu() else from_dlpack(tensor.to_dlpack())
     return result
+
+
+def bls_call(model: str, inputs: Mapping[str, Any], outputs: Sequence[str], on_gpu: bool = False) -> dict:
+    """Synchronous BLS call (a `ComponentCaller`): numpy outputs, or torch tensors in GPU memory when `on_gpu`."""
+    response = _request(model, inputs, outputs, on_gpu).exec()
+    return _tensor_outputs(model, response, outputs) if on_gpu else _outputs(model, response, outputs)
 
 
 async def bls_call_async(model: str, inputs: Mapping[str, Any], outputs: Sequence[str]) -> dict[str, np.ndarray]:

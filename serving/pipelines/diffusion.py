@@ -374,8 +374,8 @@ class InpaintStart:
 class ControlNetGuidance:
     """ControlNet residuals for the UNet: one component call per active ControlNet, summed (MultiControlNet)."""
 
-    def __init__(self, call: ComponentCaller, control: ControlParams, variant: Variant, params: GenerationParams,
-                 controlnets: Mapping[str, str]) -> None:
+    def __init__(self, call: Callable[[str, Mapping, Sequence[str]], dict[str, torch.Tensor]], control: ControlParams,
+                 variant: Variant, params: GenerationParams, controlnets: Mapping[str, str]) -> None:
         self.call = call
         self.control = control
         self.models = [controlnets[kind] for kind in control.kinds]
@@ -397,11 +397,10 @@ class ControlNetGuidance:
     def residuals(self, index: int, total: int, model_input: torch.Tensor, timestep: np.ndarray,
                   prompt_embeds: torch.Tensor) -> dict[str, torch.Tensor]:
         summed: dict[str, torch.Tensor] | None = None
-        sample = model_input
-        batch = sample.shape[0]
+        batch = model_input.shape[0]
         for model, image, scale, keep in zip(self.models, self.images, self.control.scales, self.keep(index, total)):
             conditioning_scale = np.full((batch, 1), scale * keep, dtype=np.float32)
-            outputs = self.call(model, {"sample": sample, "timestep": timestep,
+            outputs = self.call(model, {"sample": model_input, "timestep": timestep,
                                         "encoder_hidden_states": prompt_embeds, "controlnet_cond": image,
                                         "conditioning_scale": conditioning_scale}, self.output_names)
             summed = outputs if summed is None else {name: summed[name] + outputs[name] for name in summed}
