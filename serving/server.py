@@ -83,6 +83,10 @@ class TritonServer(ManagedProcess):
             "--allow-metrics=true",
             "--allow-gpu-metrics=false",
             "--exit-timeout-secs=10",
+            # Every config.pbtxt is complete (written by `python -m export`). With auto-complete on, the Python
+            # backend starts one extra stub per model just to ask model.py for its config, and that stub imports
+            # everything model.py imports (torch and diffusers for an orchestrator: ~7 s of CPU each).
+            "--disable-auto-complete-config",
             *(CUDA_POOL_ARGS if uses_gpu(self.model_repository) else ()),
             *self.extra_args,
         ]
