@@ -4,7 +4,7 @@
     python -m benchmarks.perception --preset real --models clip_score,depth_estimator
 
 For each model, one at a time (one export + one tritonserver each, so real-size runs fit in memory):
-latency p50/p90 of the library call in-process (transformers pipeline, torchmetrics, rembg, SamModel) and
+latency p50/p90 of the library call in-process (transformers pipelines, torchmetrics, rembg, SamModel) and
 of the Triton model over gRPC, on the same weights and image; then throughput at concurrency 1 and 4 with
 the network components' Triton statistics (inferences / executions = mean dynamic batch). Writes JSON and
 Markdown to benchmarks/results/perception-<preset>.{json,md}.
@@ -39,9 +39,9 @@ from serving.server import ServerPorts, TritonServer
 log = logging.getLogger("benchmarks.perception")
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MODELS = ("clip_score", "clip_classify", "depth_estimator", "segmenter", "foreground_mask", "sam")
+MODELS = ("clip_score", "clip_classify", "depth_estimator", "segmenter", "foreground_mask", "sam", "sam_automatic")
 FAMILY = {"clip_score": "clip", "clip_classify": "clip", "depth_estimator": "depth", "segmenter": "segmenter",
-          "foreground_mask": "foreground", "sam": "sam"}
+          "foreground_mask": "foreground", "sam": "sam", "sam_automatic": "sam"}
 LABELS = ["sofa", "armchair", "floor lamp", "sideboard", "rug"]
 CAPTION = "a walnut sideboard in a bright living room"
 BOXES = [[0.1, 0.15, 0.6, 0.7], [0.25, 0.05, 0.95, 0.95]]  # fractions of width, height
@@ -150,6 +150,11 @@ def reference_call(model: str, source: Any, image: np.ndarray, onnx_file: Path |
                                                                  inputs["reshaped_input_sizes"])
 
         return "SamProcessor + SamModel + post_process_masks", segment_anything
+    if model == "sam_automatic":
+        from benchmarks.mask_generation import mask_generation_pipeline
+
+        generate = mask_generation_pipeline(source)  # its defaults, as the served model's
+        return "transformers mask-generation pipeline (32 x 32 grid)", lambda: generate(pil)
     raise KeyError(model)
 
 

@@ -1,5 +1,6 @@
 """Python client for the perception orchestrators (clip_score, clip_classify, depth_estimator, segmenter,
-foreground_mask) over KServe v2 gRPC or HTTP; inputs are typed by `serving.perception.contracts`."""
+foreground_mask, sam, sam_automatic) over KServe v2 gRPC or HTTP; inputs are typed by
+`serving.perception.contracts`."""
 
 from __future__ import annotations
 
@@ -55,3 +56,8 @@ class PerceptionClient(TritonConnection):
     def clip_classify(self, image: np.ndarray, labels: Sequence[str], hypothesis_template: str | None = None) -> np.ndarray:
         return self.infer("clip_classify", image=image, labels=list(labels),
                           hypothesis_template=hypothesis_template)["probs"]
+
+    def sam_automatic(self, image: np.ndarray, **options: float | int | None) -> dict[str, np.ndarray]:
+        """Automatic masks; `options` by contract name (points_per_crop, pred_iou_thresh, ...), None = default."""
+        return self.infer("sam_automatic", image=image,
+                          **{name: None if value is None else [value] for name, value in options.items()})

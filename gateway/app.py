@@ -95,7 +95,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(openai_images.build_router(state.models))
     app.include_router(native.build_router(state.models))
     app.include_router(workflows.build_router(build_workflow_models(settings, state.models)))
-    app.include_router(perception.build_router())
+    app.include_router(perception.build_router(settings))
     app.include_router(jobs.build_router(settings))
     web.install(app)  # the page at / and its files (not in the OpenAPI document)
     install_cors(app, settings.cors_origins)

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.replica_targets import ReplicaTarget
+from serving.perception.contracts import SAM_CROPS_N_LAYERS, SAM_POINTS_PER_CROP
 
 # The txt2img contract's own bounds (DESIGN.md section 3); settings may only tighten them.
 CONTRACT_MAX_STEPS = 150
@@ -70,6 +71,9 @@ class GatewaySettings(BaseSettings):
     max_steps: int = Field(CONTRACT_MAX_STEPS, ge=1, le=CONTRACT_MAX_STEPS)
     max_images: int = Field(CONTRACT_MAX_IMAGES, ge=1, le=CONTRACT_MAX_IMAGES)
     max_prompt_chars: int = Field(2000, ge=1)
+    # /v1/sam/automatic: the grid work one request may ask for (points_per_crop^2 points on each of 1 or 5 crops).
+    max_sam_points_per_crop: int = Field(SAM_POINTS_PER_CROP[2], ge=1, le=SAM_POINTS_PER_CROP[2])
+    max_sam_crops_n_layers: int = Field(SAM_CROPS_N_LAYERS[2], ge=0, le=SAM_CROPS_N_LAYERS[2])
     max_body_bytes: int = Field(64 * 1024, ge=1024)  # JSON-only routes (/v1/images/generations)
     # Routes that take images (/v1/images/edits, /v1/img2img, /v1/inpaint, /v1/txt2img with ControlNet).
     max_upload_bytes: int = Field(32 * 1024 * 1024, ge=1024)

@@ -37,7 +37,8 @@ LORA_SCALE = 0.8
 
 
 # Perception (issue 8) and the photo workflows (issue 9) that use it are served by the same repository.
-PERCEPTION_MODELS = ["clip_score", "clip_classify", "depth_estimator", "segmenter", "foreground_mask", "sam"]
+PERCEPTION_MODELS = ["clip_score", "clip_classify", "depth_estimator", "segmenter", "foreground_mask", "sam",
+                     "sam_automatic"]
 PERCEPTION_PRESETS = {"clip": "tiny", "depth": "tiny", "segmenter": "tiny", "foreground": "tiny", "sam": "tiny"}
 # One process each for img2img, inpaint and the workflows keeps the server's start short and its memory
 # bounded (each is a process importing torch); txt2img keeps 4 for concurrency.

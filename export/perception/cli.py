@@ -25,7 +25,8 @@ FOREGROUND_HELP = ("foreground_mask_net: `tiny` (a network built here) or a remb
 
 
 def add_perception_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("perception models (clip_score, clip_classify, depth_estimator, segmenter, foreground_mask, sam)")
+    group = parser.add_argument_group("perception models (clip_score, clip_classify, depth_estimator, segmenter, "
+                                      "foreground_mask, sam, sam_automatic)")
     for family, flag in FLAGS.items():
         presets = ", ".join(FAMILIES[family].presets)
         group.add_argument(flag, metavar="PRESET_OR_PATH",

@@ -1,4 +1,5 @@
-"""Perception routes under /v1/: depth, segmentation, foreground masks, SAM, CLIP score and zero-shot.
+"""Perception routes under /v1/: depth, segmentation, foreground masks, SAM (prompted and automatic), CLIP
+score and zero-shot.
 
 Each takes its image as a multipart file or as base64 in JSON (`image`; `images` for the CLIP score),
 calls the Triton model of the same contract (serving/perception/contracts.py) and answers a PNG
@@ -23,12 +24,16 @@ from gateway import openapi_docs, uploads
 from gateway.errors import invalid
 from gateway.perception_service import PerceptionService
 from gateway.request_body import Files, read_body
-from gateway.schemas import EXAMPLE_IMAGE, Number
+from gateway.schemas import EXAMPLE_IMAGE, Fraction, Number
 from gateway.security import check_api_key
-from serving.perception.contracts import MAX_SAM_PROMPTS
+from gateway.settings import GatewaySettings
+from serving.perception.contracts import (
+    MAX_SAM_PROMPTS, SAM_CROPS_NMS_THRESH, SAM_POINTS_PER_BATCH, SAM_POINTS_PER_CROP, SAM_PRED_IOU_THRESH,
+    SAM_STABILITY_SCORE_THRESH,
+)
 
-PERCEPTION_PATHS = frozenset({"/v1/depth", "/v1/segmentation", "/v1/foreground-mask", "/v1/sam", "/v1/clip/score",
-                              "/v1/clip/classify"})
+PERCEPTION_PATHS = frozenset({"/v1/depth", "/v1/segmentation", "/v1/foreground-mask", "/v1/sam", "/v1/sam/automatic",
+                              "/v1/clip/score", "/v1/clip/classify"})
 ResponseFormat = Literal["png", "b64_json"]
 
 
@@ -55,6 +60,32 @@ class SamRequest(_Body):
     input_labels: list[Annotated[list[Annotated[StrictInt, Field(ge=0, le=1)]], Field(min_length=1)]] | None = Field(
         None, min_length=1, max_length=MAX_SAM_PROMPTS,
         description="per prompt, 1 (foreground) or 0 (background) per point; in a form, as input_points")
+
+
+def sam_automatic_request(settings: GatewaySettings) -> type[BaseModel]:
+    """The sam_automatic contract's inputs; the grid's limits are the settings' (at most the contract's)."""
+
+    class SamAutomaticRequest(_Body):
+        image: StrictStr | None = Field(None, description="base64 image (JSON); in a multipart form, a file",
+                                        examples=[EXAMPLE_IMAGE])
+        points_per_crop: StrictInt | None = Field(
+            None, ge=1, le=settings.max_sam_points_per_crop,
+            description=f"an n x n point grid per crop (default {SAM_POINTS_PER_CROP[0]}, or the limit when lower)")
+        points_per_batch: StrictInt | None = Field(
+            None, ge=1, le=SAM_POINTS_PER_BATCH[2],
+            description=f"grid points per mask-decoder call (default {SAM_POINTS_PER_BATCH[0]})")
+        pred_iou_thresh: Fraction | None = Field(
+            None, description=f"a mask is kept when its predicted IoU is above (default {SAM_PRED_IOU_THRESH})")
+        stability_score_thresh: Fraction | None = Field(
+            None, description=f"and its stability score is above (default {SAM_STABILITY_SCORE_THRESH})")
+        crops_nms_thresh: Fraction | None = Field(
+            None, description="box IoU above which the lower-scored of two masks is dropped "
+                              f"(default {SAM_CROPS_NMS_THRESH})")
+        crops_n_layers: StrictInt | None = Field(
+            None, ge=0, le=settings.max_sam_crops_n_layers,
+            description="1: also a grid on each of 2 x 2 overlapping crops (default 0)")
+
+    return SamAutomaticRequest
 
 
 class ClipScoreRequest(_Body):
@@ -93,6 +124,16 @@ class SegmentationJSON(BaseModel):
 class SamResponse(BaseModel):
     masks: list[list[str]] = Field(description="per prompt, three base64 PNG masks (white = inside)")
     iou_scores: list[list[float]]
+
+
+class SamAutomaticResponse(BaseModel):
+    masks: list[str] = Field(description="base64 PNG masks of the image's size (white = inside), best score first; "
+                                         "empty when no mask passes the thresholds")
+    scores: list[float] = Field(description="per mask, the model's predicted IoU")
+    bounding_boxes: list[list[int]] = Field(description="per mask, [x1, y1, x2, y2]: its first and last pixel "
+                                                        "column and row")
+    width: int
+    height: int
 
 
 class ClipScoreResponse(BaseModel):
@@ -203,6 +244,25 @@ async def sam(request: Request) -> JSONResponse:
     return JSONResponse({"masks": masks, "iou_scores": outputs["iou_scores"].round(6).tolist()})
 
 
+def sam_automatic_endpoint(body_model: type[BaseModel], max_points_per_crop: int):
+    async def sam_automatic(request: Request) -> JSONResponse:
+        """Segment Anything's automatic masks over a point grid, as transformers' mask-generation pipeline."""
+        body, files = await read_body(request, body_model, file_fields={"image"})
+        image = await _one_image(request, body, files)
+        options = body.model_dump(exclude={"image"})
+        if options["points_per_crop"] is None and max_points_per_crop < SAM_POINTS_PER_CROP[0]:
+            options["points_per_crop"] = max_points_per_crop  # the deployment's limit bounds the default too
+        scalars = {name: None if value is None else [value] for name, value in options.items()}  # dims [1]
+        outputs = await _service(request).infer("sam_automatic", {"image": image, **scalars})
+        level = request.app.state.gateway.settings.png_compress_level
+        masks = await asyncio.to_thread(lambda: [_b64_png(mask * 255, level) for mask in outputs["masks"]])
+        return JSONResponse({"masks": masks, "scores": outputs["scores"].round(6).tolist(),
+                             "bounding_boxes": outputs["bounding_boxes"].astype(int).tolist(),
+                             "width": int(image.shape[1]), "height": int(image.shape[0])})
+
+    return sam_automatic
+
+
 def _rectangular(field: str, values: list, dtype: Any) -> np.ndarray:
     try:
         return np.asarray(values, dtype=dtype)
@@ -251,9 +311,18 @@ def _request_openapi(model: type[BaseModel]) -> dict:
                                      required=images)
 
 
-def build_router() -> APIRouter:
+def routes(settings: GatewaySettings) -> list[tuple]:
+    """ROUTES and /v1/sam/automatic, whose body's limits come from the settings."""
+    automatic = sam_automatic_request(settings)
+    entry = ("/v1/sam/automatic", sam_automatic_endpoint(automatic, settings.max_sam_points_per_crop), automatic,
+             SamAutomaticResponse, False)
+    at = [path for path, *_ in ROUTES].index("/v1/sam") + 1
+    return [*ROUTES[:at], entry, *ROUTES[at:]]
+
+
+def build_router(settings: GatewaySettings) -> APIRouter:
     router = APIRouter(tags=["perception"])
-    for path, endpoint, model, answer, png in ROUTES:
+    for path, endpoint, model, answer, png in routes(settings):
         content = {**(openapi_docs.PNG if png else {}), **openapi_docs.json_content(answer)}
         responses = {200: {"content": content, "description": "PNG (the default) or JSON (`response_format: "
                                                               "b64_json`)" if png else "JSON"},

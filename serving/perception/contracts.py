@@ -120,8 +120,52 @@ SAM = PerceptionContract(
     pipeline="serving.perception.sam:SamPipeline",
 )
 
+# sam_automatic: transformers' MaskGenerationPipeline defaults, and bounds on the work one request may ask
+# for (crops x grid points decoded; crop layer 2 would be 21 image embeddings per request).
+SAM_POINTS_PER_CROP = (32, 1, 64)  # default, least, most
+SAM_POINTS_PER_BATCH = (64, 1, 64)
+SAM_CROPS_N_LAYERS = (0, 0, 1)
+SAM_PRED_IOU_THRESH = 0.88
+SAM_STABILITY_SCORE_THRESH = 0.95
+SAM_CROPS_NMS_THRESH = 0.7
+
+SAM_AUTOMATIC = PerceptionContract(
+    name="sam_automatic",
+    summary="Segment Anything automatic masks, as transformers' pipeline('mask-generation'): a point grid on "
+            "the image (and on its crops), one image embedding per crop, the grid decoded in batches, masks "
+            "kept by predicted IoU and stability, overlaps removed by box NMS.",
+    inputs=(
+        Tensor("image", "UINT8", (-1, -1, -1), f"[H, W, 3|4]; {IMAGE_DOC}"),
+        Tensor("points_per_crop", "INT32", (1,),
+               f"default {SAM_POINTS_PER_CROP[0]}: an n x n point grid per crop, n = "
+               f"{SAM_POINTS_PER_CROP[1]}..{SAM_POINTS_PER_CROP[2]}", optional=True),
+        Tensor("points_per_batch", "INT32", (1,),
+               f"default {SAM_POINTS_PER_BATCH[0]}: grid points per mask-decoder call, "
+               f"{SAM_POINTS_PER_BATCH[1]}..{SAM_POINTS_PER_BATCH[2]} (same masks, less memory)", optional=True),
+        Tensor("pred_iou_thresh", "FP32", (1,),
+               f"default {SAM_PRED_IOU_THRESH}, 0..1: a mask is kept when its predicted IoU is above", optional=True),
+        Tensor("stability_score_thresh", "FP32", (1,),
+               f"default {SAM_STABILITY_SCORE_THRESH}, 0..1: and its stability score (IoU of the mask "
+               "binarised at +1 and -1) is above", optional=True),
+        Tensor("crops_nms_thresh", "FP32", (1,),
+               f"default {SAM_CROPS_NMS_THRESH}, 0..1: a mask whose box overlaps a better one's above this "
+               "box IoU is dropped", optional=True),
+        Tensor("crops_n_layers", "INT32", (1,),
+               f"default {SAM_CROPS_N_LAYERS[0]}, {SAM_CROPS_N_LAYERS[1]}..{SAM_CROPS_N_LAYERS[2]}: layer 1 "
+               "adds 2 x 2 overlapping crops (overlap 512/1500), each with its own grid", optional=True),
+    ),
+    outputs=(
+        Tensor("masks", "UINT8", (-1, -1, -1), "[m, H, W] 1 = inside, best score first; m may be 0"),
+        Tensor("scores", "FP32", (-1,), "[m] the model's predicted IoU per mask"),
+        Tensor("bounding_boxes", "FP32", (-1, 4), "[m, 4] x1, y1, x2, y2: the mask's first and last "
+                                                  "pixel column and row"),
+    ),
+    networks=("sam_image_encoder", "sam_mask_decoder"),
+    pipeline="serving.perception.sam_automatic:SamAutomaticPipeline",
+)
+
 CONTRACTS: dict[str, PerceptionContract] = {
-    c.name: c for c in (CLIP_SCORE, CLIP_CLASSIFY, DEPTH_ESTIMATOR, SEGMENTER, FOREGROUND_MASK, SAM)
+    c.name: c for c in (CLIP_SCORE, CLIP_CLASSIFY, DEPTH_ESTIMATOR, SEGMENTER, FOREGROUND_MASK, SAM, SAM_AUTOMATIC)
 }
 
 

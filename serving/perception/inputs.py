@@ -1,7 +1,8 @@
-"""Parsing of perception requests: images and texts, each error naming its input."""
+"""Parsing of perception requests: images, texts and numbers, each error naming its input."""
 
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 import numpy as np
@@ -76,3 +77,37 @@ def parse_optional_text(inputs: Inputs, name: str, default: str) -> str:
         return default
     texts = parse_texts(inputs, name, max_count=1)
     return texts[0]
+
+
+def _scalar(inputs: Inputs, name: str) -> float | int | None:
+    value = inputs.get(name)
+    if value is None:
+        return None
+    flat = np.asarray(value).reshape(-1)
+    if flat.size != 1 or flat.dtype.kind not in "iuf":
+        raise InvalidInputError(name, f"must be one number (dims [1]), got {flat.size} values of {flat.dtype}")
+    item = flat[0]
+    # FP32 as the decimal the client wrote (0.7, not 0.699999988): the library sees the same number
+    return float(str(item)) if flat.dtype == np.float32 else item.item()
+
+
+def parse_int(inputs: Inputs, name: str, default: int, low: int, high: int) -> int:
+    """An INT32 [1] within low..high (absent: default)."""
+    value = _scalar(inputs, name)
+    if value is None:
+        return default
+    if isinstance(value, float) and not value.is_integer():
+        raise InvalidInputError(name, f"must be an integer in {low}..{high}")
+    if not low <= value <= high:
+        raise InvalidInputError(name, f"{int(value)} is outside the allowed range {low}..{high}")
+    return int(value)
+
+
+def parse_fraction(inputs: Inputs, name: str, default: float) -> float:
+    """An FP32 [1] within 0..1 (absent: default)."""
+    value = _scalar(inputs, name)
+    if value is None:
+        return default
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise InvalidInputError(name, f"{value} is not a number in 0..1")
+    return float(value)

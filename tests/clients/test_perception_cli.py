@@ -1,4 +1,5 @@
-"""`python -m clients depth|segment|foreground-mask|sam|clip-score|clip-classify` against the perception server."""
+"""`python -m clients depth|segment|foreground-mask|sam|sam-automatic|clip-score|clip-classify` against the
+perception server."""
 
 from __future__ import annotations
 
@@ -49,3 +50,22 @@ def test_sam_and_clip_commands(perception_server, image_file, tmp_path, capsys):
     assert main(["clip-score", "--url", url, "--image", str(image_file), "--text", "a"]) == 0
     assert len(json.loads(capsys.readouterr().out)["scores"]) == 1
     assert main(["clip-score", "--url", url, "--image", str(image_file), "--text", " "]) == 2  # named error, exit 2
+
+
+def test_sam_automatic_command_writes_each_mask(perception_server, image_file, tmp_path):
+    url, out = perception_server.grpc_url, tmp_path / "masks"
+    options = dict(points_per_crop=8, pred_iou_thresh=0.7, stability_score_thresh=0.0, crops_nms_thresh=0.99)
+    flags = [arg for name, value in options.items() for arg in (f"--{name.replace('_', '-')}", str(value))]
+    assert main(["sam-automatic", "--url", url, "--image", str(image_file), "--out-dir", str(out), *flags]) == 0
+    client = PerceptionClient(url)
+    try:
+        expected = client.sam_automatic(np.asarray(Image.open(image_file)), **options)
+    finally:
+        client.close()
+    entries = json.loads((out / "masks.json").read_text())["masks"]
+    assert len(entries) == len(expected["masks"]) >= 1
+    for entry, mask, box in zip(entries, expected["masks"], expected["bounding_boxes"]):
+        np.testing.assert_array_equal(np.asarray(Image.open(out / entry["file"])), mask * 255)
+        assert entry["bounding_box"] == box.astype(int).tolist()
+    assert [entry["score"] for entry in entries] == pytest.approx(expected["scores"].tolist(), abs=1e-5)
+    assert main(["sam-automatic", "--url", url, "--image", str(image_file), "--pred-iou-thresh", "2"]) == 2

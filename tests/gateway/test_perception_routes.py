@@ -92,6 +92,25 @@ def test_sam_route(gateway, triton):
     np.testing.assert_allclose(body["iou_scores"], expected["iou_scores"], atol=1e-5)
 
 
+def test_sam_automatic_route(gateway, triton):
+    options = dict(points_per_crop=8, points_per_batch=16, pred_iou_thresh=0.7, stability_score_thresh=0.0,
+                   crops_nms_thresh=0.99)
+    expected = triton.sam_automatic(IMAGE, **options)
+    assert len(expected["masks"]) >= 2
+    as_json = httpx.post(gateway.url + "/v1/sam/automatic", json={"image": b64(IMAGE), **options}, timeout=60)
+    form = httpx.post(gateway.url + "/v1/sam/automatic", data={name: str(value) for name, value in options.items()},
+                      files={"image": ("room.png", png_bytes(IMAGE), "image/png")}, timeout=60)
+    for response in (as_json, form):
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["width"], body["height"]) == (64, 48)
+        assert len(body["masks"]) == len(expected["masks"])
+        for encoded, mask in zip(body["masks"], expected["masks"]):
+            np.testing.assert_array_equal(decode(base64.b64decode(encoded)), mask * 255)
+        np.testing.assert_allclose(body["scores"], expected["scores"], atol=1e-5)
+        assert body["bounding_boxes"] == expected["bounding_boxes"].astype(int).tolist()
+
+
 @pytest.mark.parametrize(("path", "request_kwargs", "param"), [
     ("/v1/depth", dict(files={"image": ("x.png", b"not an image", "image/png")}), "image"),
     ("/v1/segmentation", dict(json={"image": "%%%"}), "image"),
@@ -100,6 +119,9 @@ def test_sam_route(gateway, triton):
     ("/v1/clip/classify", dict(json={"image": b64(IMAGE), "labels": ["a"], "hypothesis_template": "no slot"}),
      "hypothesis_template"),
     ("/v1/sam", dict(json={"image": b64(IMAGE), "input_boxes": [[0, 0, 500, 10]]}), "input_boxes"),
+    ("/v1/sam/automatic", dict(json={"image": b64(IMAGE), "points_per_crop": 65}), "points_per_crop"),
+    ("/v1/sam/automatic", dict(data={"pred_iou_thresh": "1.5"}, files={"image": ("a.png", png_bytes(IMAGE))}),
+     "pred_iou_thresh"),
 ])
 def test_bad_requests_are_400_naming_the_field(gateway, path, request_kwargs, param):
     response = httpx.post(gateway.url + path, timeout=60, **request_kwargs)

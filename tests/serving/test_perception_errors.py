@@ -41,6 +41,15 @@ BAD = [
      "input_labels", "0 or 1"),
     ("sam", dict(image=GOOD, input_points=np.array([[[1, 3]]] * 2, np.float32),
                  input_boxes=np.array([[0, 0, 4, 4]], np.float32)), "input_points", "one per box"),
+    ("sam_automatic", dict(image=GOOD[..., :2]), "image", "RGB or RGBA"),
+    ("sam_automatic", dict(image=GOOD, points_per_crop=np.array([0], np.int32)), "points_per_crop", "1..64"),
+    ("sam_automatic", dict(image=GOOD, points_per_crop=np.array([65], np.int32)), "points_per_crop", "1..64"),
+    ("sam_automatic", dict(image=GOOD, points_per_batch=np.array([65], np.int32)), "points_per_batch", "1..64"),
+    ("sam_automatic", dict(image=GOOD, pred_iou_thresh=np.array([1.5], np.float32)), "pred_iou_thresh", "0..1"),
+    ("sam_automatic", dict(image=GOOD, stability_score_thresh=np.array([np.nan], np.float32)),
+     "stability_score_thresh", "0..1"),
+    ("sam_automatic", dict(image=GOOD, crops_nms_thresh=np.array([-0.1], np.float32)), "crops_nms_thresh", "0..1"),
+    ("sam_automatic", dict(image=GOOD, crops_n_layers=np.array([2], np.int32)), "crops_n_layers", "0..1"),
 ]
 GOOD_REQUESTS = {
     "clip_score": dict(image=GOOD[None], text=["a chair"]),
@@ -49,6 +58,7 @@ GOOD_REQUESTS = {
     "segmenter": dict(image=GOOD),
     "foreground_mask": dict(image=GOOD),
     "sam": dict(image=GOOD, input_boxes=np.array([[2, 2, 12, 12]], np.float32)),
+    "sam_automatic": dict(image=GOOD, points_per_crop=np.array([2], np.int32)),
 }
 
 
