@@ -13,6 +13,7 @@ import numpy as np
 import triton_python_backend_utils as pb_utils
 
 from serving.runners import create_runner
+from serving.stub_exit import prepare_stub_exit
 
 
 class TritonPythonModel:
@@ -83,3 +84,6 @@ class TritonPythonModel:
             responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
             start += size
         return responses
+
+    def finalize(self) -> None:
+        prepare_stub_exit()

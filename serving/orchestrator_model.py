@@ -20,6 +20,7 @@ from serving.bls import bls_call
 from serving.contracts import GENERATION_CONTRACTS
 from serving.decoupled import DecoupledRunner, ResponseStream
 from serving.pipelines.diffusion import StepProgress
+from serving.stub_exit import prepare_stub_exit
 from serving.triton_errors import to_triton_error
 from serving.translation.contracts import TRANSLATION_CONTRACTS
 from serving.triton_inputs import read_inputs
@@ -80,3 +81,4 @@ class TritonPythonModel:
     def finalize(self) -> None:
         if self.decoupled is not None:
             self.decoupled.shutdown()
+        prepare_stub_exit()

@@ -17,6 +17,7 @@ import triton_python_backend_utils as pb_utils
 
 from serving.bls import bls_call
 from serving.perception.contracts import CONTRACTS
+from serving.stub_exit import prepare_stub_exit
 from serving.triton_errors import to_triton_error
 from serving.triton_inputs import read_inputs
 
@@ -43,3 +44,6 @@ class TritonPythonModel:
         return pb_utils.InferenceResponse(output_tensors=[
             pb_utils.Tensor(name, np.ascontiguousarray(outputs[name])) for name in self.output_names
         ])
+
+    def finalize(self) -> None:
+        prepare_stub_exit()

@@ -32,7 +32,7 @@ CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conform
 SMALL = {"max_image_size": 64, "size_multiple": 16, "max_steps": 3, "max_images": 2, "max_sam_points_per_crop": 4,
          "max_sam_crops_n_layers": 0}
 MAX_EXAMPLES = 12
-MAX_TIME_S = 60
+MAX_TIME_S = 40
 SEED = 12
 HOOKS = Path(__file__).with_name("fuzz_hooks.py")
 JOB_OPERATIONS = {"POST /v1/jobs", "GET /v1/jobs", "GET /v1/jobs/{job_id}", "DELETE /v1/jobs/{job_id}",
