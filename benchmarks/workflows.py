@@ -35,11 +35,11 @@ log = logging.getLogger("benchmarks.workflows")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WORKFLOWS = ("background_replace", "restyle_room", "product_enhance", "product_finder")
-PERCEPTION = ["clip_classify", "depth_estimator", "segmenter", "foreground_mask", "sam"]
+PERCEPTION = ["clip_classify", "depth_estimator", "segmenter", "foreground_mask", "sam_automatic"]
 # Stage -> the Triton models whose compute it is.
 STAGES = {
     "mask": ("foreground_mask",), "depth": ("depth_estimator",), "segmentation": ("segmenter",),
-    "proposals": ("sam",), "classify": ("clip_classify",), "text": ("text_encoder",),
+    "proposals": ("sam_automatic",), "classify": ("clip_classify",), "text": ("text_encoder",),
     "encode": ("vae_encoder",), "denoise": ("unet_controlnet", "controlnet_depth", "controlnet_seg"),
     "decode": ("vae_decoder",),
 }
@@ -81,6 +81,7 @@ def cases(preset: str, w: dict[str, Any], steps: int, multiple: int) -> dict[str
     common = dict(seed=11, num_inference_steps=steps, scheduler="ddim", guidance_scale=7.5)
     fit = dict(max_side=side, multiple=multiple)
     prompt = "a product on a marble podium at sunset"
+    finder = dict(points_per_side=4, min_mask_score=0.0, stability_score_thresh=0.0)  # the tiny SAM's masks pass
     return {
         "background_replace": (dict(prompt=prompt, image=image, max_side=side, **common),
                                lambda: by_hand.background_replace(w, image, prompt, **fit, **common)),
@@ -90,9 +91,9 @@ def cases(preset: str, w: dict[str, Any], steps: int, multiple: int) -> dict[str
                                  mask_dilation=8, **common),
                             lambda: by_hand.product_enhance(w, image, mask, prompt, strength=0.6, dilation=8,
                                                             **fit, **common)),
-        "product_finder": (dict(image=image, labels=["handbag", "sneaker"], points_per_side=4, min_mask_score=0.0),
+        "product_finder": (dict(image=image, labels=["handbag", "sneaker"], **finder),
                            lambda: by_hand.product_finder(w["sam"], w["clip"], image, ["handbag", "sneaker"],
-                                                          points_per_side=4, min_mask_score=0.0, threshold=0.5)),
+                                                          threshold=0.5, **finder)),
     }
 
 

@@ -150,9 +150,11 @@ def _add_finder(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", dest="labels", action="append", required=True, metavar="LABEL",
                         help="a class to find, e.g. handbag (repeatable; 'background' is implicit)")
     parser.add_argument("--threshold", type=float, help="0..1, the least CLIP probability of an object (default 0.5)")
-    parser.add_argument("--points-per-side", type=int, help="1..8: SAM prompts on an n x n grid (default 6)")
-    parser.add_argument("--min-mask-score", type=float, help="0..1, SAM's predicted IoU a proposal needs "
-                                                             "(default 0.88)")
+    parser.add_argument("--points-per-side", type=int, help="1..8: SAM's point grid is n x n (default 6)")
+    parser.add_argument("--min-mask-score", type=float, help="0..1: a mask is kept when SAM's predicted IoU is "
+                                                             "above this (default 0.88; 0: no filter)")
+    parser.add_argument("--stability-score-thresh", type=float, help="0..1: and when its stability score is above "
+                                                                     "this (default 0.95; 0: no filter)")
     parser.add_argument("--max-objects", type=int, help="1..64 (default 8)")
     parser.add_argument("--out-dir", type=Path, default=Path("out/product-finder"),
                         help="where each object's mask goes, as <rank>-<label>.png (255 inside)")
@@ -250,7 +252,7 @@ def run_finder(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     try:
         found = client.infer(image=image, labels=args.labels, threshold=args.threshold,
                              points_per_side=args.points_per_side, min_mask_score=args.min_mask_score,
-                             max_objects=args.max_objects)
+                             stability_score_thresh=args.stability_score_thresh, max_objects=args.max_objects)
     except TritonInferenceError as error:
         log.error("%s failed: %s", args.command, error)
         return 2

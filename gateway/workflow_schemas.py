@@ -40,7 +40,7 @@ class WorkflowImageEvent(ImageEvent):
 
 
 class ProductFinderRequest(BaseModel):
-    """product_finder: the objects of the given classes in a photo (SAM proposals, CLIP zero-shot labels)."""
+    """product_finder: the objects of the given classes in a photo (SAM's automatic masks, CLIP zero-shot labels)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -53,10 +53,13 @@ class ProductFinderRequest(BaseModel):
                     "in a form, one field per label")
     threshold: Number | None = Field(None, ge=0, le=1, description="the least CLIP probability of a found object "
                                                                    "(default 0.5)")
-    points_per_side: StrictInt | None = Field(None, ge=1, le=8, description="SAM prompts on an n x n grid "
+    points_per_side: StrictInt | None = Field(None, ge=1, le=8, description="SAM's point grid is n x n "
                                                                             "(default 6)")
-    min_mask_score: Number | None = Field(None, ge=0, le=1, description="SAM's predicted IoU a proposal needs "
-                                                                        "(default 0.88)")
+    min_mask_score: Number | None = Field(None, ge=0, le=1, description="a mask is kept when SAM's predicted IoU "
+                                                                        "is above this (default 0.88; 0: no filter)")
+    stability_score_thresh: Number | None = Field(None, ge=0, le=1,
+                                                  description="and when its stability score is above this "
+                                                              "(default 0.95; 0: no filter)")
     max_objects: StrictInt | None = Field(None, ge=1, le=64, description="default 8")
 
 

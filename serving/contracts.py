@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from serving.perception.contracts import SAM_PRED_IOU_THRESH, SAM_STABILITY_SCORE_THRESH
+
 # Triton dtype -> numpy dtype of the tensor a client sends.
 NUMPY_DTYPES: dict[str, Any] = {
     "BYTES": np.object_,
@@ -193,18 +195,22 @@ PRODUCT_ENHANCE = OrchestratorContract(
 MAX_FINDER_LABELS = 31  # clip_classify takes 32 labels; one is the implicit "background"
 PRODUCT_FINDER = OrchestratorContract(
     "product_finder",
-    "Product photoshoots: the objects of the given classes in a photo. SAM proposals from a point grid (best "
-    "mask per point, overlaps removed) -> each box crop classified by CLIP zero-shot over the labels plus "
-    "\"background\" -> those whose best label is not background and whose probability reaches `threshold`. "
-    "Nothing found is a valid answer (zero objects).",
+    "Product photoshoots: the objects of the given classes in a photo. `sam_automatic` proposals (Segment "
+    "Anything's automatic masks on an n x n point grid, as transformers' pipeline(\"mask-generation\"): kept by "
+    "predicted IoU and stability, overlaps removed by box NMS 0.7) -> each box crop classified by CLIP zero-shot "
+    "over the labels plus \"background\" -> those whose best label is not background and whose probability "
+    "reaches `threshold`. Nothing found is a valid answer (zero objects).",
     (
         PHOTO_INPUT,
         T("labels", "BYTES", (-1,), "required", f"1..{MAX_FINDER_LABELS} non-empty class names, e.g. handbag",
           optional=False),
         T("threshold", "FP32", (1,), "0.5", "0..1, the least CLIP probability of a found object"),
-        T("points_per_side", "INT32", (1,), "6", "1..8: SAM prompts on an n x n grid"),
-        T("min_mask_score", "FP32", (1,), "0.88", "0..1, SAM's predicted IoU a proposal needs (SAM's automatic "
-                                                  "mask generator default)"),
+        T("points_per_side", "INT32", (1,), "6", "1..8: SAM's point grid is n x n (sam_automatic's points_per_crop)"),
+        T("min_mask_score", "FP32", (1,), str(SAM_PRED_IOU_THRESH),
+          "0..1, a mask is kept when SAM's predicted IoU is above this (sam_automatic's pred_iou_thresh; 0: no "
+          "IoU filter)"),
+        T("stability_score_thresh", "FP32", (1,), str(SAM_STABILITY_SCORE_THRESH),
+          "0..1, and when its stability score is above this (0: no stability filter)"),
         T("max_objects", "INT32", (1,), "8", "1..64"),
     ),
     (
@@ -214,7 +220,7 @@ PRODUCT_FINDER = OrchestratorContract(
         T("boxes", "FP32", (-1, 4), allowed="[m, 4] x1, y1, x2, y2 in pixels (inclusive)"),
     ),
     runner="serving.workflows.product_finder:ProductFinder",
-    requires=("sam", "clip_classify"),
+    requires=("sam_automatic", "clip_classify"),
 )
 
 WORKFLOWS = (BACKGROUND_REPLACE, RESTYLE_ROOM, PRODUCT_ENHANCE)

@@ -1,15 +1,16 @@
 """product_finder: the objects of given classes in a photo, each with its label, CLIP probability and mask.
 
-Stages: SAM prompts on a point grid (as SAM's automatic mask generator: cell centres) -> per point the
-mask SAM scores best, kept when its predicted IoU reaches `min_mask_score` -> overlapping proposals removed
-(mask IoU > 0.7, best score first) -> each proposal's box crop classified by `clip_classify` over the
-labels plus "background" -> objects whose best label is not background and reaches `threshold`.
+Stages: `sam_automatic` (Segment Anything's automatic masks, as transformers' pipeline("mask-generation"):
+a point grid, masks kept when their predicted IoU is above `min_mask_score` and their stability score above
+`stability_score_thresh`, overlaps removed by box NMS) -> each mask's box crop classified by `clip_classify`
+over the labels plus "background" -> objects whose best label is not background and reaches `threshold`.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -20,36 +21,27 @@ from serving.pipelines.errors import InvalidInputError
 from serving.pipelines.generation_inputs import image_value, int_in, reject_unexpected
 from serving.workflows.stages import PhotoWorkflow
 
+log = logging.getLogger(__name__)
+
 BACKGROUND = "background"
-OVERLAP_IOU = 0.7  # SAM's automatic mask generator drops proposals overlapping a better one this much
 Inputs = dict
 
 
-def point_grid(points_per_side: int, height: int, width: int) -> np.ndarray:
-    """[n*n, 1, 2] pixel prompts at the centres of an n x n grid (SAM's build_point_grid, scaled)."""
-    offset = 1 / (2 * points_per_side)
-    side = np.linspace(offset, 1 - offset, points_per_side)
-    xs, ys = np.meshgrid(side * width, side * height)
-    return np.stack([xs.ravel(), ys.ravel()], axis=-1)[:, None, :].astype(np.float32)
+class Proposal(NamedTuple):
+    mask: np.ndarray  # [H, W] bool
+    box: tuple[int, int, int, int]  # x1, y1, x2, y2: the mask's first and last pixel column and row
 
 
-def best_proposals(masks: np.ndarray, scores: np.ndarray, min_score: float) -> list[tuple[float, np.ndarray]]:
-    """Per prompt the best-scored of SAM's 3 masks, non-empty and scored >= min_score, overlaps removed."""
-    best = scores.argmax(axis=1)
-    candidates = [(float(scores[i, j]), masks[i, j].astype(bool)) for i, j in enumerate(best)]
-    candidates = [c for c in candidates if c[0] >= min_score and c[1].any()]
-    candidates.sort(key=lambda c: -c[0])
-    kept: list[tuple[float, np.ndarray]] = []
-    for score, mask in candidates:
-        if all(np.logical_and(mask, other).sum() / np.logical_or(mask, other).sum() <= OVERLAP_IOU
-               for _, other in kept):
-            kept.append((score, mask))
-    return kept
+class FoundObject(NamedTuple):
+    score: float
+    label: str
+    proposal: Proposal
 
 
-def box_of(mask: np.ndarray) -> tuple[int, int, int, int]:
-    ys, xs = np.nonzero(mask)
-    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
+def proposals_of(masks: np.ndarray, boxes: np.ndarray) -> list[Proposal]:
+    """sam_automatic's masks with their boxes, best score first. With no IoU or stability filter the pipeline
+    keeps empty masks too (box 0, 0, 0, 0): they mark no object, so they are dropped."""
+    return [Proposal(mask.astype(bool), tuple(int(v) for v in box)) for mask, box in zip(masks, boxes) if mask.any()]
 
 
 class ProductFinder:
@@ -69,36 +61,50 @@ class ProductFinder:
         if BACKGROUND in labels:
             raise InvalidInputError("labels", f"{BACKGROUND!r} is implicit (the rejection class); name objects only")
         threshold = self._fraction(inputs, "threshold")
-        min_score = self._fraction(inputs, "min_mask_score")
-        grid = int_in(inputs, "points_per_side", int(self.contract.input("points_per_side").default), 1, 8)
         max_objects = int_in(inputs, "max_objects", int(self.contract.input("max_objects").default), 1, 64)
-        height, width = rgb.shape[:2]
-        # 2. SAM proposals for every grid point in one request (one image embedding)
-        points = point_grid(grid, height, width)
-        sam = self.call("sam", {"image": rgb, "input_points": points,
-                                "input_labels": np.ones(points.shape[:2], np.int32)}, ["masks", "iou_scores"])
-        proposals = best_proposals(sam["masks"], sam["iou_scores"], min_score)
+        # 2. SAM's automatic masks (checked here, so that errors name this workflow's inputs)
+        proposals = self.propose(rgb, self._mask_generation_inputs(inputs))
         # 3. each proposal's crop classified over the labels and the rejection class
-        candidates = labels + [BACKGROUND]
         found = []
-        for _, mask in proposals:
+        for proposal in proposals:
             if is_cancelled():
                 break
-            x1, y1, x2, y2 = box_of(mask)
-            probs = self.call("clip_classify", {"image": np.ascontiguousarray(rgb[y1:y2 + 1, x1:x2 + 1]),
-                                                "labels": np.array([c.encode() for c in candidates], np.object_)},
-                              ["probs"])["probs"]
-            best = int(probs.argmax())
-            if candidates[best] != BACKGROUND and probs[best] >= threshold:
-                found.append((float(probs[best]), candidates[best], mask, (x1, y1, x2, y2)))
-        found.sort(key=lambda item: -item[0])
-        found = found[:max_objects]
+            best = self.classify(rgb, proposal, labels)
+            if best is not None and best.score >= threshold:
+                found.append(best)
+        found.sort(key=lambda item: -item.score)
+        log.debug("product_finder: %d proposals, %d objects found", len(proposals), len(found))
+        return self.outputs(found[:max_objects], rgb.shape[:2])
+
+    def _mask_generation_inputs(self, inputs: Inputs) -> dict[str, np.ndarray]:
+        """This workflow's inputs under sam_automatic's names; the NMS threshold stays sam_automatic's default."""
+        points = int_in(inputs, "points_per_side", int(self.contract.input("points_per_side").default), 1, 8)
+        return {"points_per_crop": np.array([points], np.int32),
+                "pred_iou_thresh": np.array([self._fraction(inputs, "min_mask_score")], np.float32),
+                "stability_score_thresh": np.array([self._fraction(inputs, "stability_score_thresh")], np.float32)}
+
+    def propose(self, rgb: np.ndarray, options: dict[str, np.ndarray]) -> list[Proposal]:
+        masks = self.call("sam_automatic", {"image": rgb, **options}, ["masks", "scores", "bounding_boxes"])
+        return proposals_of(masks["masks"], masks["bounding_boxes"])
+
+    def classify(self, rgb: np.ndarray, proposal: Proposal, labels: list[str]) -> FoundObject | None:
+        """The proposal's box crop through clip_classify; None when "background" is its best label."""
+        candidates = labels + [BACKGROUND]
+        x1, y1, x2, y2 = proposal.box
+        probs = self.call("clip_classify", {"image": np.ascontiguousarray(rgb[y1:y2 + 1, x1:x2 + 1]),
+                                            "labels": np.array([c.encode() for c in candidates], np.object_)},
+                          ["probs"])["probs"]
+        best = int(probs.argmax())
+        return None if candidates[best] == BACKGROUND else FoundObject(float(probs[best]), candidates[best], proposal)
+
+    @staticmethod
+    def outputs(found: list[FoundObject], size: tuple[int, int]) -> dict[str, np.ndarray]:
+        masks = [item.proposal.mask for item in found]
         return {
-            "labels": np.array([label.encode() for _, label, _, _ in found], dtype=np.object_),
-            "scores": np.array([score for score, _, _, _ in found], dtype=np.float32),
-            "masks": (np.stack([mask for _, _, mask, _ in found]) * 255).astype(np.uint8) if found
-            else np.zeros((0, height, width), np.uint8),
-            "boxes": np.array([box for _, _, _, box in found], dtype=np.float32).reshape(-1, 4),
+            "labels": np.array([item.label.encode() for item in found], dtype=np.object_),
+            "scores": np.array([item.score for item in found], dtype=np.float32),
+            "masks": (np.stack(masks) * 255).astype(np.uint8) if masks else np.zeros((0, *size), np.uint8),
+            "boxes": np.array([item.proposal.box for item in found], dtype=np.float32).reshape(-1, 4),
         }
 
     def _fraction(self, inputs: Inputs, name: str) -> float:

@@ -16,7 +16,7 @@ from clients.triton_client import TritonGenerationClient
 from tests.gateway.conftest import sample_image
 
 PHOTO = sample_image(40, 56, seed=8)
-OPTIONS = ["--threshold", "0", "--min-mask-score", "0", "--points-per-side", "3"]
+OPTIONS = ["--threshold", "0", "--min-mask-score", "0", "--stability-score-thresh", "0", "--points-per-side", "3"]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_prints_the_objects_and_writes_their_masks(triton_server, photo_file, tm
     client = TritonGenerationClient(triton_server.grpc_url, model_name="product_finder")
     try:
         served = client.infer(image=PHOTO, labels=["handbag", "sneaker"], threshold=0.0, min_mask_score=0.0,
-                              points_per_side=3)
+                              stability_score_thresh=0.0, points_per_side=3)
     finally:
         client.close()
     objects = printed["objects"]

@@ -1,8 +1,9 @@
 """POST /v1/product-finder through a real gateway in front of the session's tritonserver: the objects found
 (label, score, box, mask) equal product_finder's own answer over gRPC, from JSON and from a multipart form;
 nothing found is an empty list; bad input is a 400 naming the field; an absent model a 503 naming it.
-The tiny random models find objects only with threshold 0 and min_mask_score 0; 3x3 points on a 48x64
-photo keep each request to a fraction of a second.
+The tiny random models find objects only with threshold 0 and no mask filter (min_mask_score and
+stability_score_thresh 0: the tiny SAM's stability scores are ~0); 3x3 points on a 48x64 photo keep each
+request to a fraction of a second.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from tests.gateway.conftest import b64_png, png_bytes, sample_image
 
 PHOTO = sample_image(48, 64, seed=5)
 LABELS = ["handbag", "sneaker"]
-EVERYTHING = {"threshold": 0.0, "min_mask_score": 0.0, "points_per_side": 3, "max_objects": 16}
+EVERYTHING = {"threshold": 0.0, "min_mask_score": 0.0, "stability_score_thresh": 0.0, "points_per_side": 3,
+              "max_objects": 16}
 
 
 def _post(gateway, **body) -> httpx.Response:
@@ -58,7 +60,7 @@ def test_json_answer_is_the_models_objects(gateway, served) -> None:
     body = response.json()
     assert (body["width"], body["height"]) == (64, 48)
     objects = body["objects"]
-    assert len(objects) > 0, "threshold 0 and min_mask_score 0: the tiny models find something"
+    assert len(objects) > 0, "threshold 0 and no mask filter: the tiny models find something"
     assert [o["label"] for o in objects] == [label.decode() for label in served["labels"]]
     assert set(o["label"] for o in objects) <= set(LABELS)
     scores = [o["score"] for o in objects]
@@ -87,7 +89,7 @@ def test_multipart_form_answers_like_json(gateway) -> None:
 
 def test_nothing_found_is_an_empty_list(gateway) -> None:
     response = _post(gateway, image=b64_png(PHOTO), labels=["handbag"], threshold=1.0, min_mask_score=0.0,
-                     points_per_side=2)
+                     stability_score_thresh=0.0, points_per_side=2)
     assert response.status_code == 200, response.text
     assert response.json() == {"objects": [], "width": 64, "height": 48}
 
@@ -98,6 +100,9 @@ def test_bad_input_names_the_field_and_the_gateway_keeps_serving(gateway) -> Non
     _assert_names(_post(gateway, image=photo, labels=["handbag", "background"]), "labels", "implicit")  # Triton's
     _assert_names(_post(gateway, image=photo, labels=["handbag"], points_per_side=9), "points_per_side")
     _assert_names(_post(gateway, image=photo, labels=["handbag"], threshold="0.5"), "threshold")
+    _assert_names(_post(gateway, image=photo, labels=["handbag"], stability_score_thresh=1.5), "stability_score_thresh")
+    _assert_names(_post(gateway, image=photo, labels=["handbag"], stability_score_thresh=True),
+                  "stability_score_thresh")
     _assert_names(_post(gateway, labels=["handbag"]), "image", "required")
     not_an_image = httpx.post(f"{gateway.url}/v1/product-finder", data={"labels": ["handbag"]},
                               files={"image": ("photo.png", b"these bytes are no image", "image/png")}, timeout=60)

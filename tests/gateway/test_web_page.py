@@ -278,7 +278,8 @@ def test_key_field_is_hidden_without_keys(page, web_gateway) -> None:
 def test_product_finder_lists_what_the_api_found(page, web_gateway, shoot: Shoot) -> None:
     photo = sample_image()
     # No bar for SAM's mask quality or CLIP's probability: the tiny random models then find something.
-    values = {"labels": "handbag, sneaker", "points_per_side": "2", "threshold": "0", "min_mask_score": "0"}
+    values = {"labels": "handbag, sneaker", "points_per_side": "2", "threshold": "0", "min_mask_score": "0",
+              "stability_score_thresh": "0"}
     api = httpx.post(f"{web_gateway.url}/v1/product-finder", timeout=120,
                      data={**values, "labels": ["handbag", "sneaker"]},
                      files={"image": ("shelf.png", png_bytes(photo), "image/png")})

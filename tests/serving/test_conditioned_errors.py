@@ -50,6 +50,8 @@ BAD = [
     ("product_finder", dict(image=PHOTO, labels=[""]), "labels", "non-empty"),
     ("product_finder", dict(image=PHOTO, labels=["bag", "background"]), "labels", "implicit"),
     ("product_finder", dict(image=PHOTO, labels=["bag"], points_per_side=9), "points_per_side", "[1, 8]"),
+    ("product_finder", dict(image=PHOTO, labels=["bag"], stability_score_thresh=1.5), "stability_score_thresh",
+     "[0, 1]"),
 ]
 GOOD_INPUTS = {"inpaint": {"image": PHOTO, "mask_image": MASK}, "img2img": {"image": PHOTO},
                "background_replace": {"image": PHOTO, "mask_image": MASK}, "restyle_room": {"image": PHOTO},

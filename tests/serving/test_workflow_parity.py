@@ -130,26 +130,36 @@ def test_product_enhance_equals_by_hand_and_keeps_the_rest(triton_server, weight
     assert max_pixel_difference(served["image"][0][~outside], expected["fitted"][~outside]) > 0  # it did repaint
 
 
-def test_product_finder_equals_sam_and_clip_by_hand(triton_server):
+# The tiny random SAM's masks are noise over the whole image: every stability score is ~0 (so that filter is
+# off) and on a photo of 90 x 120 px every box spans it, so box NMS 0.7 leaves one mask. On a few pixels the
+# boxes differ and several masks stay (measured with the pipeline: 5 objects, and 3 where 2 empty masks are
+# skipped); CLIP's threshold 0 keeps every crop not classified as background.
+FINDER_CASES = {
+    "several_objects": (photo(12, 16, seed=3), dict(points_per_side=6, min_mask_score=0.0)),
+    "empty_masks_skipped": (photo(6, 8, seed=3), dict(points_per_side=6, min_mask_score=0.5)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FINDER_CASES))
+def test_product_finder_equals_sam_automatic_and_clip_by_hand(triton_server, case):
     from export.perception.sources import clip_tiny, sam_tiny
 
-    image = photo(90, 120, seed=11)
+    image, grid = FINDER_CASES[case]
     labels = ["handbag", "sneaker"]
-    # Random tiny weights: every proposal and probability counts, so the comparison has objects to compare.
-    options = dict(points_per_side=4, min_mask_score=0.0, threshold=0.0)
-    served = serve(triton_server, "product_finder", image=image, labels=labels, max_objects=16, **options)
+    options = dict(grid, stability_score_thresh=0.0, threshold=0.0)
+    served = serve(triton_server, "product_finder", image=image, labels=labels, max_objects=64, **options)
     expected = by_hand.product_finder(sam_tiny(), clip_tiny(), image, labels, **options)
-    log.info("product_finder: %d objects served, %d by hand", len(served["labels"]), len(expected))
-    assert len(expected) > 0
+    log.info("product_finder %s: %d objects served, %d by hand", case, len(served["labels"]), len(expected))
+    assert len(expected) >= 2  # several objects, or the comparison proves little
     assert [label.decode() for label in served["labels"]] == [f["label"] for f in expected]
-    np.testing.assert_allclose(served["scores"], [f["score"] for f in expected], atol=1e-4)
-    for mask, box, reference in zip(served["masks"], served["boxes"], expected):
-        inside, reference_inside = mask == 255, reference["mask"]
-        assert (inside & reference_inside).sum() / (inside | reference_inside).sum() >= 0.999  # SAM: ties at 1 px
-        assert np.abs(box - np.array(reference["box"])).max() <= 1
+    score_diff = np.abs(served["scores"] - np.array([f["score"] for f in expected])).max()
+    log.info("product_finder %s: max score diff %.2e", case, score_diff)
+    assert score_diff <= 1e-4
+    np.testing.assert_array_equal(served["masks"] == 255, np.stack([f["mask"] for f in expected]))
+    np.testing.assert_array_equal(served["boxes"], np.array([f["box"] for f in expected], np.float32))
 
 
 def test_product_finder_finds_nothing_when_nothing_passes(triton_server):
     served = serve(triton_server, "product_finder", image=photo(64, 64, seed=2), labels=["handbag"], threshold=1.0,
-                   points_per_side=2, min_mask_score=0.0)
+                   points_per_side=2, min_mask_score=0.0, stability_score_thresh=0.0)
     assert served["labels"].shape == (0,) and served["masks"].shape == (0, 64, 64) and served["boxes"].shape == (0, 4)

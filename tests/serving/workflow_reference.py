@@ -81,42 +81,25 @@ def product_enhance(weights, photo: np.ndarray, mask: np.ndarray, prompt: str, *
 
 
 def product_finder(sam_source, clip_source, image: np.ndarray, labels: list[str], *, points_per_side: int,
-                   min_mask_score: float, threshold: float) -> list[dict]:
-    """SAM (transformers SamModel) on a grid of point prompts, best mask per point, overlaps (IoU > 0.7) removed,
-    each box crop through pipeline("zero-shot-image-classification") with "background" as the rejection class."""
-    import torch
-    from transformers import SamProcessor, pipeline
+                   min_mask_score: float, stability_score_thresh: float, threshold: float) -> list[dict]:
+    """pipeline("mask-generation") (SAM's automatic masks, NMS 0.7), its empty masks skipped, each mask's box crop
+    through pipeline("zero-shot-image-classification") with "background" as the rejection class."""
+    from transformers import pipeline
 
-    height, width = image.shape[:2]
-    offset = 1 / (2 * points_per_side)
-    side = np.linspace(offset, 1 - offset, points_per_side)
-    points = [[[float(x * width), float(y * height)]] for y in side for x in side]
-    processor = SamProcessor(image_processor=sam_source.image_processor)
-    inputs = processor(images=Image.fromarray(image), input_points=[points], input_labels=[[[1]] * len(points)],
-                       return_tensors="pt")
-    with torch.no_grad():
-        outputs = sam_source.model(**{k: v for k, v in inputs.items() if k not in ("original_sizes", "reshaped_input_sizes")})
-    masks = processor.image_processor.post_process_masks(outputs.pred_masks, inputs["original_sizes"],
-                                                         inputs["reshaped_input_sizes"])[0].numpy()
-    scores = outputs.iou_scores[0].numpy()
-    proposals = []
-    for i in range(len(points)):
-        j = int(scores[i].argmax())
-        if scores[i, j] >= min_mask_score and masks[i, j].any():
-            proposals.append((float(scores[i, j]), masks[i, j]))
-    proposals.sort(key=lambda p: -p[0])
-    kept = []
-    for score, mask in proposals:
-        if all((mask & other).sum() / (mask | other).sum() <= 0.7 for _, other in kept):
-            kept.append((score, mask))
+    from benchmarks.mask_generation import mask_generation_pipeline
+
+    generated = mask_generation_pipeline(sam_source)(Image.fromarray(image), points_per_crop=points_per_side,
+                                                     pred_iou_thresh=min_mask_score,
+                                                     stability_score_thresh=stability_score_thresh)
     classifier = pipeline("zero-shot-image-classification", model=clip_source.model, tokenizer=clip_source.tokenizer,
                           image_processor=clip_source.image_processor)
     found = []
-    for _, mask in kept:
-        ys, xs = np.nonzero(mask)
-        box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
-        crop = Image.fromarray(np.ascontiguousarray(image[box[1]:box[3] + 1, box[0]:box[2] + 1]))
+    for mask, box in zip(generated["masks"], generated["bounding_boxes"].tolist()):
+        if not mask.any():  # kept by the pipeline when no filter is on: no object to crop
+            continue
+        x1, y1, x2, y2 = (int(v) for v in box)  # the mask's first and last pixel column and row
+        crop = Image.fromarray(np.ascontiguousarray(image[y1:y2 + 1, x1:x2 + 1]))
         best = classifier(crop, candidate_labels=labels + ["background"])[0]
         if best["label"] != "background" and best["score"] >= threshold:
-            found.append({"label": best["label"], "score": best["score"], "mask": mask, "box": box})
+            found.append({"label": best["label"], "score": best["score"], "mask": mask, "box": (x1, y1, x2, y2)})
     return sorted(found, key=lambda f: -f["score"])
