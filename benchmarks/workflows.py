@@ -18,6 +18,9 @@ import argparse
 import json
 import logging
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,16 +49,24 @@ STAGES = {
 SIZES = {"tiny": 128, "sd15": 256}
 
 
-def export(preset: str, directory: Path) -> None:
-    from export.cli import main as export_main
+def export(preset: str, directory: Path, workflows: list[str]) -> None:
+    """The workflows' models and nothing else. sd15 fits in 23.5 GiB beside the by-hand pipeline only so: the
+    generation export runs in its own process (its copy of the weights is freed when it ends), and the
+    orchestrators no request here calls (txt2img, img2img, inpaint, the streaming twins, other workflows: each
+    a process importing torch) are removed before the server starts."""
     from export.perception.repository import export_perception
 
     export_perception(PERCEPTION, {f: "tiny" for f in ("clip", "depth", "segmenter", "foreground", "sam")},
                       directory, "onnxruntime", instance_count=1)
     instances = [arg for name in ("txt2img", "img2img", "inpaint", *WORKFLOWS)
                  for arg in ("--orchestrator-instances", f"{name}=1")]
-    export_main(["--preset", preset, "--components", "text_encoder,unet_controlnet,vae_decoder,vae_encoder",
-                 "--controlnet", "depth", "--controlnet", "seg", "--output", str(directory), *instances])
+    subprocess.run([sys.executable, "-m", "export", "--preset", preset,
+                    "--components", "text_encoder,unet_controlnet,vae_decoder,vae_encoder",
+                    "--controlnet", "depth", "--controlnet", "seg", "--output", str(directory), *instances], check=True)
+    unused = {"txt2img", "img2img", "inpaint", *WORKFLOWS} - set(workflows)
+    for model in models_of(directory):
+        if model in unused or model.endswith("_stream"):
+            shutil.rmtree(directory / model)
 
 
 def weights(preset: str, workdir: Path) -> dict[str, Any]:
@@ -103,7 +114,7 @@ def models_of(repository: Path) -> list[str]:
 
 def run(preset: str, workflows: list[str], requests: int, steps: int, workdir: Path) -> dict[str, Any]:
     repository = workdir / "repo"
-    export(preset, repository)
+    export(preset, repository, workflows)
     w = weights(preset, workdir)
     all_cases = cases(preset, w, steps, size_multiple(default_settings(repository)))
     results: dict[str, Any] = {}
