@@ -18,7 +18,6 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -50,10 +49,8 @@ SIZES = {"tiny": 128, "sd15": 256}
 
 
 def export(preset: str, directory: Path, workflows: list[str]) -> None:
-    """The workflows' models and nothing else. sd15 fits in 23.5 GiB beside the by-hand pipeline only so: the
-    generation export runs in its own process (its copy of the weights is freed when it ends), and the
-    orchestrators no request here calls (txt2img, img2img, inpaint, the streaming twins, other workflows: each
-    a process importing torch) are removed before the server starts."""
+    """The workflows' models. The generation export runs in its own process: its copy of the weights is freed
+    when it ends (sd15 fits in 23.5 GiB beside the by-hand pipeline only so, with `served_models`)."""
     from export.perception.repository import export_perception
 
     export_perception(PERCEPTION, {f: "tiny" for f in ("clip", "depth", "segmenter", "foreground", "sam")},
@@ -63,10 +60,14 @@ def export(preset: str, directory: Path, workflows: list[str]) -> None:
     subprocess.run([sys.executable, "-m", "export", "--preset", preset,
                     "--components", "text_encoder,unet_controlnet,vae_decoder,vae_encoder",
                     "--controlnet", "depth", "--controlnet", "seg", "--output", str(directory), *instances], check=True)
+
+
+def served_models(repository: Path, workflows: list[str]) -> list[str]:
+    """Every model but the orchestrators no request here calls (txt2img, img2img, inpaint, the streaming twins,
+    other workflows: each a process importing torch). They stay on disk: txt2img's directory holds the
+    pipeline assets every generation orchestrator reads."""
     unused = {"txt2img", "img2img", "inpaint", *WORKFLOWS} - set(workflows)
-    for model in models_of(directory):
-        if model in unused or model.endswith("_stream"):
-            shutil.rmtree(directory / model)
+    return [m for m in models_of(repository) if m not in unused and not m.endswith("_stream")]
 
 
 def weights(preset: str, workdir: Path) -> dict[str, Any]:
@@ -118,8 +119,10 @@ def run(preset: str, workflows: list[str], requests: int, steps: int, workdir: P
     w = weights(preset, workdir)
     all_cases = cases(preset, w, steps, size_multiple(default_settings(repository)))
     results: dict[str, Any] = {}
-    with TritonServer(repository, ServerPorts.free(), log_file=workdir / "tritonserver.log") as server:
-        models = models_of(repository)
+    models = served_models(repository, workflows)
+    explicit = ("--model-control-mode=explicit", *(f"--load-model={m}" for m in models))
+    with TritonServer(repository, ServerPorts.free(), log_file=workdir / "tritonserver.log",
+                      extra_args=explicit) as server:
         for workflow in workflows:
             inputs, by_hand = all_cases[workflow]
             client = TritonGenerationClient(server.grpc_url, model_name=workflow)
