@@ -8,6 +8,7 @@ from typing import Mapping
 import numpy as np
 
 from serving.pipelines.errors import InvalidInputError
+from serving.tensor_values import single_value
 
 Inputs = Mapping[str, "np.ndarray | None"]
 
@@ -80,15 +81,11 @@ def parse_optional_text(inputs: Inputs, name: str, default: str) -> str:
 
 
 def _scalar(inputs: Inputs, name: str) -> float | int | None:
-    value = inputs.get(name)
-    if value is None:
-        return None
-    flat = np.asarray(value).reshape(-1)
-    if flat.size != 1 or flat.dtype.kind not in "iuf":
-        raise InvalidInputError(name, f"must be one number (dims [1]), got {flat.size} values of {flat.dtype}")
-    item = flat[0]
-    # FP32 as the decimal the client wrote (0.7, not 0.699999988): the library sees the same number
-    return float(str(item)) if flat.dtype == np.float32 else item.item()
+    """One number (dims [1]); FP32 as the decimal the client wrote, as every contract reads it (single_value)."""
+    value = single_value(inputs, name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise InvalidInputError(name, f"must be one number (dims [1]), got {type(value).__name__}")
+    return value
 
 
 def parse_int(inputs: Inputs, name: str, default: int, low: int, high: int) -> int:

@@ -15,6 +15,7 @@ import numpy as np
 from serving.contracts import OrchestratorContract
 from serving.pipeline_settings import PipelineSettings, VariantCatalog
 from serving.pipelines.errors import InvalidInputError
+from serving.tensor_values import decimal_of, single_value
 from serving.schedulers import SCHEDULERS
 
 STEPS_RANGE = (1, 150)
@@ -68,27 +69,6 @@ class GenerationParams:
         return min(int(self.num_inference_steps * self.strength), self.num_inference_steps)
 
 
-def single_value(inputs: Inputs, name: str) -> object | None:
-    value = inputs.get(name)
-    if value is None:
-        return None
-    flat = np.asarray(value).reshape(-1)
-    if flat.size != 1:
-        raise InvalidInputError(name, f"expected exactly one value (dims [1]), got {flat.size}")
-    item = flat[0]
-    if isinstance(item, bytes):  # BYTES tensors arrive as numpy object arrays of bytes
-        return item.decode("utf-8")
-    if isinstance(item, np.float32):
-        return _decimal(item)
-    return item.item() if isinstance(item, np.generic) else item
-
-
-def _decimal(value: np.float32) -> float:
-    """The FP32 value as the decimal a client wrote (0.7, not 0.699999988): diffusers' arithmetic on it
-    (int(steps * strength), guidance windows) must see the same number as a Python caller passes."""
-    return float(str(value))
-
-
 def text_value(inputs: Inputs, name: str) -> str | None:
     try:
         value = single_value(inputs, name)
@@ -112,7 +92,7 @@ def int_in(inputs: Inputs, name: str, default: int, low: int, high: int) -> int:
 
 
 def float_in(name: str, value: object, low: float, high: float) -> float:
-    value = _decimal(value) if isinstance(value, np.float32) else float(value)
+    value = decimal_of(value) if isinstance(value, np.float32) else float(value)
     if not math.isfinite(value) or not low <= value <= high:
         raise InvalidInputError(name, f"{value} is not a finite number in [{low:g}, {high:g}]")
     return value
