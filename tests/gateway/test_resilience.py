@@ -140,6 +140,36 @@ def test_an_unloaded_component_is_a_clear_error_and_other_pipelines_keep_serving
     assert httpx.post(f"{gateway.url}/v1/img2img", json=img2img, timeout=60).status_code == 200
 
 
+def _model_state(control: tritonclient.grpc.InferenceServerClient, name: str) -> str:
+    index = control.get_model_repository_index(as_json=True).get("models", [])
+    return next((entry.get("state", "") for entry in index if entry["name"] == name), "")
+
+
+def test_streams_leave_nothing_holding_the_model(start_gateway, second_replica) -> None:
+    """A stream the gateway ends as soon as the image arrives, and one the client leaves: afterwards the
+    streaming model unloads at once. (When the final flag followed the image in a response of its own, such a
+    stream kept the model from unloading, and every server stop waited out tritonserver's exit timeout.)"""
+    _ensure_running(second_replica)
+    gateway = start_gateway(replicas=[second_replica.grpc_url])
+    body = {**SMALL, "stream": True, "num_inference_steps": 2}
+    finished = httpx.post(f"{gateway.url}/v1/txt2img", json=body, timeout=60)
+    assert finished.status_code == 200 and "event: image" in finished.text
+    with httpx.stream("POST", f"{gateway.url}/v1/txt2img", json={**LONG_REQUEST, "stream": True},
+                      timeout=60) as response:
+        for line in response.iter_lines():
+            if line == "event: progress":
+                break  # the client leaves mid-run
+    wait_until(lambda: metric(gateway, "gateway_replica_in_flight", replica=second_replica.grpc_url) == 0, 10)
+    control = tritonclient.grpc.InferenceServerClient(second_replica.grpc_url)
+    try:
+        control.unload_model("txt2img_stream")
+        unloaded = wait_until(lambda: _model_state(control, "txt2img_stream") == "UNAVAILABLE", 30)
+        assert unloaded < 5.0, f"txt2img_stream took {unloaded:.1f} s to unload"
+    finally:
+        control.load_model("txt2img_stream")
+        control.close()
+
+
 def _tree_rss_mib(pid: int) -> float:
     """Resident memory of a process and all its descendants (tritonserver's backend stubs are children)."""
     pids, total = [pid], 0
