@@ -23,7 +23,7 @@ import numpy as np
 from benchmarks import stats
 from benchmarks.gateway import DEFAULT_COMMAND, GatewayProcess, gateway_available
 from benchmarks.load import LoadRun, run_closed_loop
-from benchmarks.repository import export_repository
+from benchmarks.repository import export_repository, served_models
 from benchmarks.targets import DiffusersTarget, GatewayTarget, Target, TritonTarget
 from benchmarks.workloads import Workload
 
@@ -115,7 +115,7 @@ def triton_server(workload: Workload, runtime: str, work_dir: Path, log_dir: Pat
     if existing_url is not None:
         yield existing_url, None
         return
-    from serving.server import ServerPorts, TritonServer
+    from serving.server import ServerPorts, TritonServer, load_only
 
     repository = work_dir / f"repo-{workload.preset}-{runtime}"
     if repository.exists():
@@ -124,7 +124,8 @@ def triton_server(workload: Workload, runtime: str, work_dir: Path, log_dir: Pat
     export_repository(workload, runtime, repository, unet_queue_delay_us)
     setup["export_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    server = TritonServer(repository, ServerPorts.free(), log_file=log_dir / f"tritonserver-{workload.preset}-{runtime}.log")
+    server = TritonServer(repository, ServerPorts.free(), log_file=log_dir / f"tritonserver-{workload.preset}-{runtime}.log",
+                          extra_args=load_only(served_models(workload)))
     try:
         with server:
             setup["server_start_s"] = time.perf_counter() - started

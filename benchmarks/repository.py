@@ -55,6 +55,13 @@ def component_batch_sizes(workload: Workload) -> dict[str, int]:
     return sizes
 
 
+def served_models(workload: Workload) -> list[str]:
+    """What a workload's server loads (explicit model control): its orchestrator, the streaming twin the
+    gateway requires, and the components they call. The export also writes the other orchestrators (img2img,
+    inpaint...), each a process importing torch and diffusers: loading them would only slow the start."""
+    return [workload.orchestrator, f"{workload.orchestrator}_stream", *component_batch_sizes(workload)]
+
+
 def export_command(workload: Workload, runtime: str, directory: Path, unet_queue_delay_us: int = 0) -> list[str]:
     """`python -m export` for a workload: on CUDA the torch runtime exports for the GPU (fp16, CUDA graphs)."""
     components = list(TXT2IMG_COMPONENTS) + (["vae_encoder"] if workload.pipeline == "img2img" else [])

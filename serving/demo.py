@@ -13,9 +13,14 @@ from pathlib import Path
 from clients.cli import save_images
 from clients.triton_client import TritonTxt2ImgClient
 from export.cli import main as export_main
-from serving.server import ServerPorts, TritonServer
+from serving.server import ServerPorts, TritonServer, load_only
 
 log = logging.getLogger("demo")
+
+# The demo's job is one txt2img image: the server loads txt2img and the components it calls, not the other
+# orchestrators of the repository (each a process importing torch and diffusers at start). `make serve`
+# serves the whole repository.
+DEMO_MODELS = ("txt2img", "text_encoder", "unet", "vae_decoder")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,7 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     # One process per orchestrator: the demo sends one request, and each process imports torch at start.
     single = [arg for name in ("txt2img", "img2img", "inpaint") for arg in ("--orchestrator-instances", f"{name}=1")]
     export_main(["--preset", "tiny", "--output", str(args.model_repository), *single])
-    with TritonServer(args.model_repository, ServerPorts.free(), log_file=Path("logs/demo-tritonserver.log")) as server:
+    with TritonServer(args.model_repository, ServerPorts.free(), log_file=Path("logs/demo-tritonserver.log"),
+                      extra_args=load_only(DEMO_MODELS)) as server:
         client = TritonTxt2ImgClient(server.grpc_url)
         started = time.perf_counter()
         result = client.generate(args.prompt, seed=args.seed, num_inference_steps=args.steps)
