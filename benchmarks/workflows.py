@@ -31,7 +31,7 @@ from benchmarks.stats import ModelStats
 from clients.triton_client import TritonGenerationClient
 from serving.pipeline_settings import default_settings
 from serving.pipelines.generation_inputs import size_multiple
-from serving.server import ServerPorts, TritonServer
+from serving.server import ServerPorts, TritonServer, load_only
 
 log = logging.getLogger("benchmarks.workflows")
 
@@ -57,20 +57,31 @@ def export(preset: str, directory: Path, workflows: list[str]) -> None:
                       directory, "onnxruntime", instance_count=1)
     instances = [arg for name in ("txt2img", "img2img", "inpaint", *WORKFLOWS)
                  for arg in ("--orchestrator-instances", f"{name}=1")]
+    controlnets = [arg for kind in needed_controlnets(workflows) or ["depth"] for arg in ("--controlnet", kind)]
     subprocess.run([sys.executable, "-m", "export", "--preset", preset,
                     "--components", "text_encoder,unet_controlnet,vae_decoder,vae_encoder",
-                    "--controlnet", "depth", "--controlnet", "seg", "--output", str(directory), *instances], check=True)
+                    *controlnets, "--output", str(directory), *instances], check=True)
+
+
+def needed_controlnets(workflows: list[str]) -> list[str]:
+    """The ControlNet kinds the workflows call (`controlnet_<kind>` in their contracts' requires)."""
+    from serving.contracts import GENERATION_CONTRACTS
+
+    return sorted({m.removeprefix("controlnet_") for w in workflows for m in GENERATION_CONTRACTS[w].requires
+                   if m.startswith("controlnet_")})
 
 
 def served_models(repository: Path, workflows: list[str]) -> list[str]:
-    """Every model but the orchestrators no request here calls (txt2img, img2img, inpaint, the streaming twins,
-    other workflows: each a process importing torch). They stay on disk: txt2img's directory holds the
-    pipeline assets every generation orchestrator reads."""
+    """Every model but those no request here calls: the orchestrators txt2img, img2img, inpaint, the streaming
+    twins and other workflows (each a process importing torch), and the ControlNets the workflows do not use
+    (at sd15 size ~2.7 GiB each in onnxruntime). They stay on disk: txt2img's directory holds the pipeline
+    assets every generation orchestrator reads."""
     unused = {"txt2img", "img2img", "inpaint", *WORKFLOWS} - set(workflows)
+    unused |= {f"controlnet_{kind}" for kind in ("depth", "seg")} - {f"controlnet_{k}" for k in needed_controlnets(workflows)}
     return [m for m in models_of(repository) if m not in unused and not m.endswith("_stream")]
 
 
-def weights(preset: str, workdir: Path) -> dict[str, Any]:
+def weights(preset: str, workdir: Path, controlnets: list[str]) -> dict[str, Any]:
     from rembg import new_session
 
     from export.perception.foreground import build_tiny_onnx
@@ -78,7 +89,7 @@ def weights(preset: str, workdir: Path) -> dict[str, Any]:
     from export.sources import load_source, preset_controlnet
 
     return {"base": load_source(preset), "depth": depth_tiny(), "segmenter": segmenter_tiny(), "sam": sam_tiny(),
-            "clip": clip_tiny(), "controlnets": {kind: preset_controlnet(preset, kind) for kind in ("depth", "seg")},
+            "clip": clip_tiny(), "controlnets": {kind: preset_controlnet(preset, kind) for kind in controlnets},
             "rembg": new_session("u2net_custom", model_path=str(build_tiny_onnx(workdir / "tiny_u2net.onnx")))}
 
 
@@ -116,13 +127,14 @@ def models_of(repository: Path) -> list[str]:
 def run(preset: str, workflows: list[str], requests: int, steps: int, workdir: Path) -> dict[str, Any]:
     repository = workdir / "repo"
     export(preset, repository, workflows)
-    w = weights(preset, workdir)
-    all_cases = cases(preset, w, steps, size_multiple(default_settings(repository)))
     results: dict[str, Any] = {}
     models = served_models(repository, workflows)
-    explicit = ("--model-control-mode=explicit", *(f"--load-model={m}" for m in models))
+    # One model loading at a time: an onnxruntime session's peak while it loads is a multiple of its weights
+    # (sd15's UNet: 3.4 GB of weights), and the by-hand weights load only after the server is up.
     with TritonServer(repository, ServerPorts.free(), log_file=workdir / "tritonserver.log",
-                      extra_args=explicit) as server:
+                      extra_args=(*load_only(models), "--model-load-thread-count=1")) as server:
+        w = weights(preset, workdir, needed_controlnets(workflows))
+        all_cases = cases(preset, w, steps, size_multiple(default_settings(repository)))
         for workflow in workflows:
             inputs, by_hand = all_cases[workflow]
             client = TritonGenerationClient(server.grpc_url, model_name=workflow)

@@ -110,7 +110,7 @@ def perception_server(triton_server):
 
 
 TXT2IMG_MODELS = ("txt2img", "txt2img_stream", "text_encoder", "unet", "vae_decoder")
-TXT2IMG_REPLICA_INSTANCES = 2
+TXT2IMG_REPLICA_INSTANCES = 1
 
 
 @pytest.fixture(scope="session")

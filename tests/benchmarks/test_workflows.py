@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from benchmarks.stats import ModelStats
-from benchmarks.workflows import markdown, summarise
+from benchmarks.workflows import markdown, needed_controlnets, served_models, summarise
 
 
 def stats(requests: int, compute_ms: float, success_ms: float = 0.0) -> ModelStats:
@@ -23,3 +23,19 @@ def test_stages_are_per_request_and_orchestration_is_the_rest():
     table = markdown("tiny", 10, {"background_replace": result}, "python -m benchmarks.workflows")
     assert "| `background_replace` | 1050 | 500 | 0.48x |" in table
     assert "segmentation" not in table  # stages no workflow ran are not columns
+
+
+def test_only_the_requested_workflows_and_their_controlnets_are_served(tmp_path):
+    for name in ("txt2img", "txt2img_stream", "img2img", "background_replace", "background_replace_stream",
+                 "restyle_room", "product_finder", "controlnet_depth", "controlnet_seg", "unet_controlnet",
+                 "depth_estimator", "segmenter", "sam_automatic"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.pbtxt").write_text("")
+    (tmp_path / "assets").mkdir()  # no config: not a model
+    assert needed_controlnets(["background_replace"]) == ["depth"]
+    assert needed_controlnets(["restyle_room", "background_replace"]) == ["depth", "seg"]
+    assert needed_controlnets(["product_finder"]) == []
+    assert served_models(tmp_path, ["background_replace"]) == [
+        "background_replace", "controlnet_depth", "depth_estimator", "sam_automatic", "segmenter", "unet_controlnet"]
+    assert "controlnet_seg" in served_models(tmp_path, ["restyle_room"])
+    assert not any(m.startswith("controlnet_") for m in served_models(tmp_path, ["product_finder"]))
