@@ -187,6 +187,17 @@ def markdown(preset: str, steps: int, results: dict[str, Any], command: str) -> 
     return "\n".join(lines) + "\n"
 
 
+def appended(path: Path, steps: int, results: dict[str, Any], command: str) -> tuple[dict[str, Any], str]:
+    """The earlier results in `path` with these added (a workflow measured again replaces its row), and both
+    commands joined; refused when the earlier run used another step count."""
+    if not path.exists():
+        return results, command
+    earlier = json.loads(path.read_text())
+    if earlier["steps"] != steps:
+        raise SystemExit(f"--append: {path} has {earlier['steps']} steps, this run {steps}")
+    return {**earlier["results"], **results}, f"{earlier['command']}; {command}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.workflows", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -195,6 +206,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--append", action="store_true",
+                        help="add these workflows to the preset's existing results (same steps) instead of replacing "
+                             "them: at sd15 one invocation per ControlNet set fits in memory")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     workflows = [w for w in args.workflows.split(",") if w]
@@ -203,6 +217,8 @@ def main(argv: list[str] | None = None) -> None:
     command = "python -m benchmarks.workflows " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     args.output.mkdir(parents=True, exist_ok=True)
     stem = args.output / f"workflows-{args.preset}-cpu"
+    if args.append:
+        results, command = appended(stem.with_suffix(".json"), args.steps, results, command)
     stem.with_suffix(".json").write_text(json.dumps({"command": command, "preset": args.preset, "steps": args.steps,
                                                      "results": results}, indent=2))
     stem.with_suffix(".md").write_text(markdown(args.preset, args.steps, results, command))

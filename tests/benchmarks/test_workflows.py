@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from benchmarks.stats import ModelStats
-from benchmarks.workflows import markdown, needed_controlnets, served_models, summarise
+from benchmarks.workflows import appended, markdown, needed_controlnets, served_models, summarise
 
 
 def stats(requests: int, compute_ms: float, success_ms: float = 0.0) -> ModelStats:
@@ -39,3 +43,14 @@ def test_only_the_requested_workflows_and_their_controlnets_are_served(tmp_path)
         "background_replace", "controlnet_depth", "depth_estimator", "sam_automatic", "segmenter", "unet_controlnet"]
     assert "controlnet_seg" in served_models(tmp_path, ["restyle_room"])
     assert not any(m.startswith("controlnet_") for m in served_models(tmp_path, ["product_finder"]))
+
+
+def test_append_adds_rows_and_refuses_another_step_count(tmp_path):
+    path = tmp_path / "workflows-sd15-cpu.json"
+    assert appended(path, 4, {"restyle_room": {"ratio": 1.0}}, "b") == ({"restyle_room": {"ratio": 1.0}}, "b")
+    path.write_text(json.dumps({"command": "a", "steps": 4, "results": {"background_replace": {"ratio": 0.9},
+                                                                         "restyle_room": {"ratio": 2.0}}}))
+    results, command = appended(path, 4, {"restyle_room": {"ratio": 1.0}}, "b")
+    assert results == {"background_replace": {"ratio": 0.9}, "restyle_room": {"ratio": 1.0}} and command == "a; b"
+    with pytest.raises(SystemExit, match="4 steps"):
+        appended(path, 10, {}, "c")
