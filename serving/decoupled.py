@@ -83,8 +83,4 @@ class DecoupledRunner:
             stream.finish()
 
     def shutdown(self) -> None:
-        # Triton finalizes a model only when none of its requests is in flight, so a worker still running here
-        # serves no live request, and waiting for it would hold up the unload. (With wait=True and the final
-        # flag already on the last response, txt2img_stream and background_replace_stream of the test
-        # repository still had not unloaded when tritonserver's 10 s exit timeout ran out.)
-        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)
