@@ -49,8 +49,8 @@ SIZES = {"tiny": 128, "sd15": 256}
 
 
 def export(preset: str, directory: Path, workflows: list[str]) -> None:
-    """The workflows' models. The generation export runs in its own process: its copy of the weights is freed
-    when it ends (sd15 fits in 23.5 GiB beside the by-hand pipeline only so, with `served_models`)."""
+    """The workflows' models, with only the ControlNets they call. The generation export runs in its own
+    process, so its copy of the weights is freed when it ends (at sd15 every GiB counts: see the README)."""
     from export.perception.repository import export_perception
 
     export_perception(PERCEPTION, {f: "tiny" for f in ("clip", "depth", "segmenter", "foreground", "sam")},
@@ -77,8 +77,9 @@ def served_models(repository: Path, workflows: list[str]) -> list[str]:
     (at sd15 size ~2.7 GiB each in onnxruntime). They stay on disk: txt2img's directory holds the pipeline
     assets every generation orchestrator reads."""
     unused = {"txt2img", "img2img", "inpaint", *WORKFLOWS} - set(workflows)
-    unused |= {f"controlnet_{kind}" for kind in ("depth", "seg")} - {f"controlnet_{k}" for k in needed_controlnets(workflows)}
-    return [m for m in models_of(repository) if m not in unused and not m.endswith("_stream")]
+    controlnets = {f"controlnet_{kind}" for kind in needed_controlnets(workflows)}
+    return [m for m in models_of(repository) if m not in unused and not m.endswith("_stream")
+            and (not m.startswith("controlnet_") or m in controlnets)]
 
 
 def weights(preset: str, workdir: Path, controlnets: list[str]) -> dict[str, Any]:
