@@ -6,7 +6,8 @@
 
 The by-hand side is the parity tests' reference (tests/serving/workflow_reference.py), so the benchmark
 times exactly what the tests prove equal. Served and by-hand runs alternate request by request, so a
-change in machine load hits both. The stage breakdown is the per-request compute of each model the
+change in machine load hits both; with --in-turn (sd15, where both sides together exceed this machine's
+memory) every served request runs first, then the by-hand side with the server stopped. The stage breakdown is the per-request compute of each model the
 workflow calls, from deltas of Triton's statistics around the served runs; `orchestration` is the
 workflow's own time inside Triton minus those (BLS hops, pre/post-processing, scheduler, composite).
 Writes benchmarks/results/workflows-<preset>-cpu.{json,md}.
@@ -58,9 +59,12 @@ def export(preset: str, directory: Path, workflows: list[str]) -> None:
     instances = [arg for name in ("txt2img", "img2img", "inpaint", *WORKFLOWS)
                  for arg in ("--orchestrator-instances", f"{name}=1")]
     controlnets = [arg for kind in needed_controlnets(workflows) or ["depth"] for arg in ("--controlnet", kind)]
+    # Warm-up at the benchmark's size, not the preset's default (sd15: 512 px): onnxruntime's arena keeps the
+    # warm-up's activations, and at 512 px the UNet's stub alone held 7.7 GiB and was killed for memory.
     subprocess.run([sys.executable, "-m", "export", "--preset", preset,
                     "--components", "text_encoder,unet_controlnet,vae_decoder,vae_encoder",
-                    *controlnets, "--output", str(directory), *instances], check=True)
+                    "--warmup-size", str(SIZES[preset]), *controlnets, "--output", str(directory), *instances],
+                   check=True)
 
 
 def needed_controlnets(workflows: list[str]) -> list[str]:
@@ -94,8 +98,8 @@ def weights(preset: str, workdir: Path, controlnets: list[str]) -> dict[str, Any
             "rembg": new_session("u2net_custom", model_path=str(build_tiny_onnx(workdir / "tiny_u2net.onnx")))}
 
 
-def cases(preset: str, w: dict[str, Any], steps: int, multiple: int) -> dict[str, tuple[dict[str, Any], Callable[[], Any]]]:
-    """workflow -> (served inputs, the by-hand call), on a 4:3 photo fitted to the preset's size."""
+def cases(preset: str, steps: int, multiple: int) -> dict[str, tuple[dict[str, Any], Callable[[dict[str, Any]], Any]]]:
+    """workflow -> (served inputs, the by-hand call given the weights), on a 4:3 photo fitted to the preset's size."""
     from tests.serving import workflow_reference as by_hand
     from tests.serving.conditioned_reference import box_mask, photo
 
@@ -108,51 +112,79 @@ def cases(preset: str, w: dict[str, Any], steps: int, multiple: int) -> dict[str
     finder = dict(points_per_side=4, min_mask_score=0.0, stability_score_thresh=0.0)  # the tiny SAM's masks pass
     return {
         "background_replace": (dict(prompt=prompt, image=image, max_side=side, **common),
-                               lambda: by_hand.background_replace(w, image, prompt, **fit, **common)),
+                               lambda w: by_hand.background_replace(w, image, prompt, **fit, **common)),
         "restyle_room": (dict(prompt=prompt, image=image, max_side=side, strength=0.8, **common),
-                         lambda: by_hand.restyle_room(w, image, prompt, strength=0.8, **fit, **common)),
+                         lambda w: by_hand.restyle_room(w, image, prompt, strength=0.8, **fit, **common)),
         "product_enhance": (dict(prompt=prompt, image=image, mask_image=mask, max_side=side, strength=0.6,
                                  mask_dilation=8, **common),
-                            lambda: by_hand.product_enhance(w, image, mask, prompt, strength=0.6, dilation=8,
-                                                            **fit, **common)),
+                            lambda w: by_hand.product_enhance(w, image, mask, prompt, strength=0.6, dilation=8,
+                                                              **fit, **common)),
         "product_finder": (dict(image=image, labels=["handbag", "sneaker"], **finder),
-                           lambda: by_hand.product_finder(w["sam"], w["clip"], image, ["handbag", "sneaker"],
-                                                          threshold=0.5, **finder)),
+                           lambda w: by_hand.product_finder(w["sam"], w["clip"], image, ["handbag", "sneaker"],
+                                                            threshold=0.5, **finder)),
     }
+
+
+def timed(call: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
 
 
 def models_of(repository: Path) -> list[str]:
     return sorted(p.name for p in repository.iterdir() if (p / "config.pbtxt").exists())
 
 
-def run(preset: str, workflows: list[str], requests: int, steps: int, workdir: Path) -> dict[str, Any]:
+def run(preset: str, workflows: list[str], requests: int, steps: int, workdir: Path,
+        in_turn: bool = False) -> dict[str, Any]:
+    """Alternating (the default): served and by-hand requests take turns with both loaded, so load changes hit
+    both sides. In turn: every served request first, then the server stops and the by-hand weights load. At sd15
+    both sides together do not fit in this machine's 23.5 GiB (with both ControlNets, 14.4 GB in use once the
+    server is ready; the by-hand process reaches 10 GiB loading its weights)."""
     repository = workdir / "repo"
-    export(preset, repository, workflows)
-    results: dict[str, Any] = {}
+    needed = ["unet_controlnet", *(f"controlnet_{kind}" for kind in needed_controlnets(workflows))]
+    if not all((repository / name / "config.pbtxt").exists() for name in needed):  # else a kept --workdir's
+        export(preset, repository, workflows)
     models = served_models(repository, workflows)
+    controlnets = needed_controlnets(workflows)
+    all_cases = cases(preset, steps, size_multiple(default_settings(repository)))
+    served: dict[str, tuple[list[float], dict[str, ModelStats]]] = {}
+    by_hand_ms: dict[str, list[float]] = {w: [] for w in workflows}
     # One model loading at a time: an onnxruntime session's peak while it loads is a multiple of its weights
     # (sd15's UNet: 3.4 GB of weights), and the by-hand weights load only after the server is up.
     with TritonServer(repository, ServerPorts.free(), log_file=workdir / "tritonserver.log",
                       extra_args=(*load_only(models), "--model-load-thread-count=1")) as server:
-        w = weights(preset, workdir, needed_controlnets(workflows))
-        all_cases = cases(preset, w, steps, size_multiple(default_settings(repository)))
+        w = None if in_turn else weights(preset, workdir, controlnets)
         for workflow in workflows:
             inputs, by_hand = all_cases[workflow]
             client = TritonGenerationClient(server.grpc_url, model_name=workflow)
             served_call = lambda: client.infer(**inputs)  # noqa: E731
-            served_call(), by_hand()  # warm-up: first calls load sessions, caches, tokenizers
+            served_call()  # warm-up: first calls load sessions, caches, tokenizers
+            if w is not None:
+                by_hand(w)
             before = {m: ModelStats.from_triton(client.model_statistics(m)) for m in models}
-            served_ms, by_hand_ms = [], []
-            for _ in range(requests):  # alternate, so load changes hit both sides
-                for call, times in ((served_call, served_ms), (by_hand, by_hand_ms)):
-                    started = time.perf_counter()
-                    call()
-                    times.append((time.perf_counter() - started) * 1000)
+            served_ms = []
+            for _ in range(requests):
+                served_ms.append(timed(served_call))
+                if w is not None:
+                    by_hand_ms[workflow].append(timed(lambda: by_hand(w)))
             time.sleep(0.5)  # Triton counts a request after its response
-            phase = {m: ModelStats.from_triton(client.model_statistics(m)) - before[m] for m in models}
+            served[workflow] = (served_ms, {m: ModelStats.from_triton(client.model_statistics(m)) - before[m]
+                                            for m in models})
             client.close()
-            results[workflow] = summarise(workflow, served_ms, by_hand_ms, phase, requests)
-            log.info("%s: %s", workflow, {k: v for k, v in results[workflow].items() if k != "stages_ms"})
+            log.info("%s served: %s ms", workflow, [round(t) for t in served_ms])
+    if in_turn:
+        w = weights(preset, workdir, controlnets)
+        for workflow in workflows:
+            by_hand = all_cases[workflow][1]
+            by_hand(w)
+            by_hand_ms[workflow] = [timed(lambda: by_hand(w)) for _ in range(requests)]
+    results = {}
+    for workflow in workflows:
+        served_ms, phase = served[workflow]
+        results[workflow] = summarise(workflow, served_ms, by_hand_ms[workflow], phase, requests)
+        results[workflow]["order"] = "in turn" if in_turn else "alternating"
+        log.info("%s: %s", workflow, {k: v for k, v in results[workflow].items() if k != "stages_ms"})
     return results
 
 
@@ -174,11 +206,13 @@ def summarise(workflow: str, served_ms: list[float], by_hand_ms: list[float], ph
 def markdown(preset: str, steps: int, results: dict[str, Any], command: str) -> str:
     load = os.getloadavg()
     lines = [f"Produced by `{command}` ({steps} steps; generation preset {preset} at {SIZES[preset]} px longest "
-             "side; perception networks tiny). Served over gRPC vs the same steps by hand in-process, "
-             f"alternating; load average at the end {load[0]:.1f}.", "",
-             "| workflow | by hand p50 ms | served p50 ms | served / by hand |", "|---|---:|---:|---:|"]
+             "side; perception networks tiny). Served over gRPC vs the same steps by hand in-process, either "
+             "alternating request by request or in turn (all served requests, then the by-hand ones with the server "
+             f"stopped); load average at the end {load[0]:.1f}.", "",
+             "| workflow | by hand p50 ms | served p50 ms | served / by hand | order |", "|---|---:|---:|---:|---|"]
     for name, r in results.items():
-        lines.append(f"| `{name}` | {r['p50_by_hand_ms']:.0f} | {r['p50_served_ms']:.0f} | {r['ratio']:.2f}x |")
+        lines.append(f"| `{name}` | {r['p50_by_hand_ms']:.0f} | {r['p50_served_ms']:.0f} | {r['ratio']:.2f}x "
+                     f"| {r.get('order', 'alternating')} |")
     stage_names = [s for s in (*STAGES, "orchestration") if any(s in r["stages_ms"] for r in results.values())]
     lines += ["", "Stage breakdown per served request (ms of compute, from Triton's statistics):", "",
               "| workflow | " + " | ".join(stage_names) + " |", "|---|" + "---:|" * len(stage_names)]
@@ -207,14 +241,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--in-turn", action="store_true",
+                        help="time every served request first, then stop the server and time the by-hand side "
+                             "(for sd15, where both sides together exceed this machine's memory)")
+    parser.add_argument("--workdir", type=Path,
+                        help="keep the exported repository here and reuse it when it exists (sd15's export takes "
+                             "~6 min); by default a temporary directory")
     parser.add_argument("--append", action="store_true",
                         help="add these workflows to the preset's existing results (same steps) instead of replacing "
                              "them: at sd15 one invocation per ControlNet set fits in memory")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     workflows = [w for w in args.workflows.split(",") if w]
-    with tempfile.TemporaryDirectory(prefix="bench-workflows-") as workdir:
-        results = run(args.preset, workflows, args.requests, args.steps, Path(workdir))
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        results = run(args.preset, workflows, args.requests, args.steps, args.workdir, args.in_turn)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-workflows-") as workdir:
+            results = run(args.preset, workflows, args.requests, args.steps, Path(workdir), args.in_turn)
     command = "python -m benchmarks.workflows " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     args.output.mkdir(parents=True, exist_ok=True)
     stem = args.output / f"workflows-{args.preset}-cpu"

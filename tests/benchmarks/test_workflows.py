@@ -25,7 +25,7 @@ def test_stages_are_per_request_and_orchestration_is_the_rest():
     assert result["stages_ms"]["orchestration"] == 500 - (50 + 30 + 300 + 20 + 10 + 40)
     assert result["ratio"] == 500 / 1050
     table = markdown("tiny", 10, {"background_replace": result}, "python -m benchmarks.workflows")
-    assert "| `background_replace` | 1050 | 500 | 0.48x |" in table
+    assert "| `background_replace` | 1050 | 500 | 0.48x | alternating |" in table
     assert "segmentation" not in table  # stages no workflow ran are not columns
 
 
