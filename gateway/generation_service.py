@@ -239,7 +239,7 @@ class GenerationService:
             async with self.slot(model, tried, priority) as replica:
                 request = {"model_name": model, "inputs": inputs, "outputs": job.outputs(progress=True)}
                 responses = replica.client.stream_infer(_single(request))
-                produced = False
+                produced = ended = False
                 try:
                     while True:
                         remaining = deadline - loop.time()
@@ -255,6 +255,7 @@ class GenerationService:
                             raise self._map(error, replica, rename)
                         image = result.as_numpy("image")
                         if image is not None:
+                            ended = await _stream_ended(responses)
                             yield _generated(result, job, replica, attempt)
                             return
                         produced = True
@@ -272,9 +273,11 @@ class GenerationService:
                                                  self.retry_after_s) from None
                     raise errors.upstream(f"stream from {replica.url} failed: {error.details()}") from None
                 finally:
-                    # Ends the gRPC stream; when the client left early this cancels the Triton request,
-                    # and the orchestrator stops at its next step boundary.
-                    responses.cancel()
+                    # When the client left early this cancels the Triton request, and the orchestrator stops
+                    # at its next step boundary. A stream that ended on its own is not cancelled: see
+                    # _stream_ended.
+                    if not ended:
+                        responses.cancel()
 
     def _map(self, error: InferenceServerException, replica: Replica,
              rename: Mapping[str, str] | None) -> GatewayError:
@@ -289,3 +292,18 @@ class GenerationService:
 
 async def _single(request: dict) -> AsyncIterator[dict]:
     yield request
+
+
+async def _stream_ended(responses: AsyncIterator, timeout_s: float = 5.0) -> bool:
+    """Reads a stream to its end after its final response (Triton closes it then: milliseconds).
+
+    Cancelling the gRPC call instead, right after the image, raced with Triton finishing the request: 40
+    such streams at concurrency 8 left the streaming model unable to unload, and the server's stop waited
+    out its whole exit timeout (10.8 s; reading to the end: 2.4 s, each stream ending within 18 ms)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for _ in responses:
+                pass
+        return True
+    except (TimeoutError, grpc.aio.AioRpcError):
+        return False

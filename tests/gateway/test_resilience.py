@@ -146,14 +146,17 @@ def _model_state(control: tritonclient.grpc.InferenceServerClient, name: str) ->
 
 
 def test_streams_leave_nothing_holding_the_model(start_gateway, second_replica) -> None:
-    """A stream the gateway ends as soon as the image arrives, and one the client leaves: afterwards the
-    streaming model unloads at once. (When the final flag followed the image in a response of its own, such a
-    stream kept the model from unloading, and every server stop waited out tritonserver's exit timeout.)"""
+    """Streams that end with their image (24, 8 at a time) and one the client leaves: afterwards the streaming
+    model unloads at once. (When the final flag followed the image in a response of its own, or when the
+    gateway cancelled the gRPC call as soon as the image arrived, such streams kept the model from unloading,
+    and every server stop waited out tritonserver's exit timeout.)"""
     _ensure_running(second_replica)
     gateway = start_gateway(replicas=[second_replica.grpc_url])
     body = {**SMALL, "stream": True, "num_inference_steps": 2}
-    finished = httpx.post(f"{gateway.url}/v1/txt2img", json=body, timeout=60)
-    assert finished.status_code == 200 and "event: image" in finished.text
+    with httpx.Client(timeout=60) as client, ThreadPoolExecutor(8) as pool:
+        finished = list(pool.map(lambda seed: client.post(f"{gateway.url}/v1/txt2img", json={**body, "seed": seed}),
+                                 range(24)))
+    assert all(r.status_code == 200 and "event: image" in r.text for r in finished)
     with httpx.stream("POST", f"{gateway.url}/v1/txt2img", json={**LONG_REQUEST, "stream": True},
                       timeout=60) as response:
         for line in response.iter_lines():
