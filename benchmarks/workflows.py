@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
                              "~6 min); by default a temporary directory")
     parser.add_argument("--append", action="store_true",
                         help="add these workflows to the preset's existing results (same steps) instead of replacing "
-                             "them: at sd15 one invocation per ControlNet set fits in memory")
+                             "them")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     workflows = [w for w in args.workflows.split(",") if w]
