@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from benchmarks.stats import timed
 from clients.perception_client import PerceptionClient
 from export.perception.foreground import REMBG_SESSIONS, foreground_source
 from export.perception.repository import export_perception
@@ -164,17 +165,6 @@ def triton_inputs(model: str, image: np.ndarray) -> dict[str, Any]:
         "clip_classify": dict(image=image, labels=LABELS),
         "sam": dict(image=image, input_boxes=np.asarray(boxes_for(image), np.float32)),
     }.get(model, dict(image=image))
-
-
-def timed(call: Callable[[], Any], count: int, warmup: int = 2) -> list[float]:
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(count):
-        started = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - started) * 1000)
-    return times
 
 
 def network_counts(client: PerceptionClient, networks: tuple[str, ...]) -> dict[str, tuple[int, int]]:

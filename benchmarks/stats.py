@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 ORCHESTRATOR = "txt2img"
 COMPONENTS = ("text_encoder", "unet", "vae_decoder")
@@ -219,3 +219,15 @@ def fit_overhead(short: StageBreakdown, long: StageBreakdown) -> OverheadFit:
     per_step = (long.overhead_ms - short.overhead_ms) / (long.steps - short.steps)
     return OverheadFit((short.steps, long.steps), (short.overhead_ms, long.overhead_ms), per_step,
                        long.overhead_ms - per_step * long.steps)
+
+
+def timed(call: Callable[[], Any], count: int, warmup: int = 2) -> list[float]:
+    """Milliseconds of each of `count` calls, after `warmup` untimed ones."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return times

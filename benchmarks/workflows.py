@@ -7,15 +7,17 @@
 The by-hand side is the parity tests' reference (tests/serving/workflow_reference.py), so the benchmark
 times exactly what the tests prove equal. Served and by-hand runs alternate request by request, so a
 change in machine load hits both; with --in-turn (sd15, where both sides together exceed this machine's
-memory) every served request runs first, then the by-hand side with the server stopped. The stage breakdown is the per-request compute of each model the
-workflow calls, from deltas of Triton's statistics around the served runs; `orchestration` is the
-workflow's own time inside Triton minus those (BLS hops, pre/post-processing, scheduler, composite).
+memory) every served request runs first, then the by-hand side with the server stopped. The stage
+breakdown is the per-request compute of each model the workflow calls, from deltas of Triton's statistics
+around the served runs; `orchestration` is the workflow's own time inside Triton minus those (BLS hops,
+pre/post-processing, scheduler, composite).
 Writes benchmarks/results/workflows-<preset>-cpu.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -28,7 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benchmarks.stats import ModelStats
+from benchmarks.stats import ModelStats, timed
 from clients.triton_client import TritonGenerationClient
 from serving.pipeline_settings import default_settings
 from serving.pipelines.generation_inputs import size_multiple
@@ -125,12 +127,6 @@ def cases(preset: str, steps: int, multiple: int) -> dict[str, tuple[dict[str, A
     }
 
 
-def timed(call: Callable[[], Any]) -> float:
-    started = time.perf_counter()
-    call()
-    return (time.perf_counter() - started) * 1000
-
-
 def models_of(repository: Path) -> list[str]:
     return sorted(p.name for p in repository.iterdir() if (p / "config.pbtxt").exists())
 
@@ -142,11 +138,11 @@ def run(preset: str, workflows: list[str], requests: int, steps: int, workdir: P
     both sides together do not fit in this machine's 23.5 GiB (with both ControlNets, 14.4 GB in use once the
     server is ready; the by-hand process reaches 10 GiB loading its weights)."""
     repository = workdir / "repo"
-    needed = ["unet_controlnet", *(f"controlnet_{kind}" for kind in needed_controlnets(workflows))]
+    controlnets = needed_controlnets(workflows)
+    needed = ["unet_controlnet", *(f"controlnet_{kind}" for kind in controlnets)]
     if not all((repository / name / "config.pbtxt").exists() for name in needed):  # else a kept --workdir's
         export(preset, repository, workflows)
     models = served_models(repository, workflows)
-    controlnets = needed_controlnets(workflows)
     all_cases = cases(preset, steps, size_multiple(default_settings(repository)))
     served: dict[str, tuple[list[float], dict[str, ModelStats]]] = {}
     by_hand_ms: dict[str, list[float]] = {w: [] for w in workflows}
@@ -163,11 +159,11 @@ def run(preset: str, workflows: list[str], requests: int, steps: int, workdir: P
             if w is not None:
                 by_hand(w)
             before = {m: ModelStats.from_triton(client.model_statistics(m)) for m in models}
-            served_ms = []
-            for _ in range(requests):
-                served_ms.append(timed(served_call))
+            served_ms: list[float] = []
+            for _ in range(requests):  # alternating, so load changes hit both sides
+                served_ms += timed(served_call, 1, warmup=0)
                 if w is not None:
-                    by_hand_ms[workflow].append(timed(lambda: by_hand(w)))
+                    by_hand_ms[workflow] += timed(lambda: by_hand(w), 1, warmup=0)
             time.sleep(0.5)  # Triton counts a request after its response
             served[workflow] = (served_ms, {m: ModelStats.from_triton(client.model_statistics(m)) - before[m]
                                             for m in models})
@@ -177,8 +173,7 @@ def run(preset: str, workflows: list[str], requests: int, steps: int, workdir: P
         w = weights(preset, workdir, controlnets)
         for workflow in workflows:
             by_hand = all_cases[workflow][1]
-            by_hand(w)
-            by_hand_ms[workflow] = [timed(lambda: by_hand(w)) for _ in range(requests)]
+            by_hand_ms[workflow] = timed(lambda: by_hand(w), requests, warmup=1)
     results = {}
     for workflow in workflows:
         served_ms, phase = served[workflow]
@@ -255,10 +250,10 @@ def main(argv: list[str] | None = None) -> None:
     workflows = [w for w in args.workflows.split(",") if w]
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
-        results = run(args.preset, workflows, args.requests, args.steps, args.workdir, args.in_turn)
-    else:
-        with tempfile.TemporaryDirectory(prefix="bench-workflows-") as workdir:
-            results = run(args.preset, workflows, args.requests, args.steps, Path(workdir), args.in_turn)
+    kept_or_temporary = (contextlib.nullcontext(str(args.workdir)) if args.workdir is not None
+                         else tempfile.TemporaryDirectory(prefix="bench-workflows-"))
+    with kept_or_temporary as workdir:
+        results = run(args.preset, workflows, args.requests, args.steps, Path(workdir), args.in_turn)
     command = "python -m benchmarks.workflows " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
     args.output.mkdir(parents=True, exist_ok=True)
     stem = args.output / f"workflows-{args.preset}-cpu"

@@ -195,3 +195,9 @@ def test_warmup_moves_to_the_benchmarked_size(tiny_repository, tmp_path):
     vae = read_config(repository / "vae_decoder" / "config.pbtxt").model_warmup
     assert [w.batch_size for w in vae] == [1, 2, 3, 4]
     assert list(vae[0].inputs["latent_sample"].dims) == [4, 8, 12]
+
+
+def test_timed_skips_the_warmup_calls_and_times_the_rest():
+    calls = []
+    times = stats.timed(lambda: calls.append(1), 3, warmup=2)
+    assert len(calls) == 5 and len(times) == 3 and all(t >= 0 for t in times)
