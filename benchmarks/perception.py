@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import platform
-import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 import zipfile
 from pathlib import Path
 from typing import AsyncIterator, Literal

@@ -14,13 +14,13 @@ from serving.perception.contracts import MAX_CLIP_IMAGES, MAX_IMAGE_SIDE, MAX_LA
 from serving.perception.inputs import Inputs, parse_image, parse_images, parse_optional_text, parse_texts
 from serving.perception.stages import (
     TOKENIZER_DIR,
-    ComponentCaller,
     load_image_processor,
     pixel_values,
     read_settings,
     to_rgb,
 )
 from serving.pipelines.errors import InvalidInputError
+from serving.stage_types import ComponentCaller
 
 DEFAULT_HYPOTHESIS_TEMPLATE = "This is a photo of {}."
 TEXT_CACHE_SIZE = 4096

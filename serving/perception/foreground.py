@@ -11,7 +11,8 @@ from PIL import Image
 
 from serving.perception.contracts import MAX_IMAGE_SIDE
 from serving.perception.inputs import Inputs, parse_image
-from serving.perception.stages import ComponentCaller, read_settings
+from serving.perception.stages import read_settings
+from serving.stage_types import ComponentCaller
 
 
 def rembg_normalize(image: Image.Image, mean, std, size: int) -> np.ndarray:

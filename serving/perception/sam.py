@@ -10,8 +10,9 @@ import numpy as np
 
 from serving.perception.contracts import MAX_IMAGE_SIDE, MAX_SAM_PROMPTS
 from serving.perception.inputs import Inputs, parse_image
-from serving.perception.stages import ComponentCaller, load_image_processor, to_rgb
+from serving.perception.stages import load_image_processor, to_rgb
 from serving.pipelines.errors import InvalidInputError
+from serving.stage_types import ComponentCaller
 
 # Labels of the decoder's unified prompt tensor (see export/descriptors/perception.py).
 PAD, BOX_TOP_LEFT, BOX_BOTTOM_RIGHT = -1, 2, 3

@@ -23,7 +23,8 @@ from serving.perception.contracts import (
 )
 from serving.perception.inputs import Inputs, parse_fraction, parse_image, parse_int
 from serving.perception.sam import SamPipeline
-from serving.perception.stages import ComponentCaller, load_image_processor, to_rgb
+from serving.perception.stages import load_image_processor, to_rgb
+from serving.stage_types import ComponentCaller
 
 log = logging.getLogger(__name__)
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
 from serving.perception.contracts import MAX_IMAGE_SIDE
 from serving.perception.inputs import parse_image
-
-# bls_call's signature: (model, named inputs, output names) -> named outputs.
-ComponentCaller = Callable[[str, Mapping[str, np.ndarray], Sequence[str]], dict[str, np.ndarray]]
+from serving.stage_types import ComponentCaller
 
 SETTINGS_FILE = "perception.json"
 IMAGE_PROCESSOR_DIR = "image_processor"

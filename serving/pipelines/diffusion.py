@@ -32,26 +32,9 @@ from serving.pipeline_settings import PipelineSettings, VariantCatalog
 from serving.pipelines.errors import RequestCancelled
 from serving.pipelines.generation_inputs import DEFAULT_SCHEDULER, ControlParams, GenerationParams
 from serving.schedulers import create_scheduler
+from serving.stage_types import ComponentCaller, ProgressCallback, StepProgress
 
 log = logging.getLogger(__name__)
-
-
-class ComponentCaller(Protocol):
-    """numpy in and out; a caller that serves CUDA pipelines also takes torch tensors and `on_gpu=True`, and then
-    returns torch tensors (serving.bls.bls_call)."""
-
-    def __call__(self, model: str, inputs: Mapping[str, np.ndarray], outputs: Sequence[str]) -> dict[str, np.ndarray]: ...
-
-
-@dataclass(frozen=True)
-class StepProgress:
-    step: int  # 1-based, completed steps
-    total: int
-    elapsed_s: float
-    stage: str = "denoise"  # workflows report their other stages (mask, depth, ...) with the steps so far
-
-
-ProgressCallback = Callable[[StepProgress], None]
 
 
 def to_uint8_images(decoded: "np.ndarray | torch.Tensor") -> np.ndarray:

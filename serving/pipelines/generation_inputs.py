@@ -98,6 +98,12 @@ def float_in(name: str, value: object, low: float, high: float) -> float:
     return value
 
 
+def fraction_in(inputs: Inputs, name: str, default: float | None, low: float = 0.0, high: float = 1.0) -> float | None:
+    """An optional number in [low, high] (strengths, thresholds); `default` when it is absent."""
+    value = single_value(inputs, name)
+    return default if value is None else float_in(name, value, low, high)
+
+
 def size_multiple(settings: PipelineSettings) -> int:
     """Pixel sizes must be multiples of 8 and of VAE factor x UNet latent stride."""
     stride = settings.vae_scale_factor * settings.unet_latent_stride

@@ -8,8 +8,9 @@ from typing import Callable, Mapping
 import numpy as np
 
 from serving.contracts import OrchestratorContract
-from serving.pipelines.diffusion import ComponentCaller, DiffusionPipeline, ProgressCallback
+from serving.pipelines.diffusion import DiffusionPipeline
 from serving.pipelines.generation_inputs import GenerationParams, parse_generation_inputs
+from serving.stage_types import ComponentCaller, ProgressCallback
 
 Inputs = Mapping[str, "np.ndarray | None"]
 

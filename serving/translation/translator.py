@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -21,10 +21,10 @@ from serving.translation.contracts import MAX_BEAMS, MAX_TEXTS
 from serving.translation.search import beam_search, greedy_search
 from serving.translation.segments import join_translations, split_text
 from serving.translation.settings import TOKENIZER_DIR, TranslationSettings
+from serving.stage_types import ComponentCaller
 
 log = logging.getLogger(__name__)
 
-ComponentCaller = Callable[[str, Mapping[str, np.ndarray], Sequence[str]], dict[str, np.ndarray]]
 Inputs = Mapping[str, "np.ndarray | None"]
 LENGTH_BUCKET = 16
 

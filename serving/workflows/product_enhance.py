@@ -13,10 +13,11 @@ from typing import Callable
 import numpy as np
 
 from serving.contracts import INPAINT, PRODUCT_ENHANCE
-from serving.pipelines.diffusion import ProgressCallback
 from serving.pipelines.errors import UnprocessableInputError
+from serving.pipelines.generation_inputs import fraction_in
 from serving.workflows.photo import composite, dilate, gray_to_rgb
 from serving.workflows.stages import Inputs, PhotoWorkflow, StageReporter
+from serving.stage_types import ProgressCallback
 
 REPAINT_LEVEL = 128  # the inpaint mask processor's binarisation threshold (0.5 of 255)
 
@@ -30,7 +31,7 @@ class ProductEnhance(PhotoWorkflow):
         mask = self.mask(inputs, "mask_image", photo, required=True)
         settings = self.settings(inputs)
         size = self.target_size(inputs, photo, settings)
-        strength = self.fraction(inputs, "strength", float(PRODUCT_ENHANCE.input("strength").default))
+        strength = fraction_in(inputs, "strength", float(PRODUCT_ENHANCE.input("strength").default))
         scale = self.scale(inputs, "controlnet_conditioning_scale")
         dilation = self.pixels(inputs, "mask_dilation", int(PRODUCT_ENHANCE.input("mask_dilation").default))
         reporter = StageReporter(on_step, self.steps(inputs))

@@ -16,10 +16,9 @@ import numpy as np
 
 from serving.contracts import MAX_FINDER_LABELS, OrchestratorContract
 from serving.perception.inputs import parse_texts
-from serving.pipelines.diffusion import ComponentCaller, ProgressCallback
 from serving.pipelines.errors import InvalidInputError
-from serving.pipelines.generation_inputs import image_value, int_in, reject_unexpected
-from serving.workflows.stages import PhotoWorkflow
+from serving.pipelines.generation_inputs import fraction_in, image_value, int_in, reject_unexpected
+from serving.stage_types import ComponentCaller, ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -108,4 +107,4 @@ class ProductFinder:
         }
 
     def _fraction(self, inputs: Inputs, name: str) -> float:
-        return PhotoWorkflow.fraction(inputs, name, float(self.contract.input(name).default))
+        return fraction_in(inputs, name, float(self.contract.input(name).default))

@@ -14,10 +14,11 @@ import numpy as np
 
 from serving.contracts import IMG2IMG, INPAINT, TXT2IMG
 from serving.perception.ade20k import class_ids
-from serving.pipelines.diffusion import ProgressCallback
 from serving.pipelines.errors import InvalidInputError, UnprocessableInputError
+from serving.pipelines.generation_inputs import fraction_in
 from serving.workflows.photo import composite, gray_to_rgb
 from serving.workflows.stages import Inputs, PhotoWorkflow, StageReporter
+from serving.stage_types import ProgressCallback
 
 
 def keep_class_names(inputs: Inputs) -> list[str]:
@@ -41,7 +42,7 @@ class RestyleRoom(PhotoWorkflow):
         photo = self.photo(inputs)
         settings = self.settings(inputs)
         size = self.target_size(inputs, photo, settings)
-        strength = self.fraction(inputs, "strength", None)
+        strength = fraction_in(inputs, "strength", None)
         scales = [self.scale(inputs, "depth_scale"), self.scale(inputs, "seg_scale")]
         try:
             keep_ids = class_ids(keep_class_names(inputs))

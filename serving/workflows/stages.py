@@ -10,7 +10,6 @@ from typing import Callable, Mapping
 import numpy as np
 
 from serving.contracts import OrchestratorContract
-from serving.pipelines.diffusion import ComponentCaller, ProgressCallback, StepProgress
 from serving.pipelines.errors import InvalidInputError
 from serving.pipelines.generation_inputs import (
     DEFAULT_STEPS,
@@ -28,6 +27,7 @@ from serving.pipelines.generation_inputs import (
 from serving.pipelines.generation_runner import GenerationRunner
 from serving.pipeline_settings import PipelineSettings
 from serving.workflows.photo import fit_size, resize
+from serving.stage_types import ComponentCaller, ProgressCallback, StepProgress
 
 Inputs = Mapping[str, "np.ndarray | None"]
 # The inputs a workflow passes through to the generation unchanged (checked there, errors name them).
@@ -90,11 +90,6 @@ class PhotoWorkflow:
             raise InvalidInputError(name, f"is {mask.shape[1]}x{mask.shape[0]} but image is "
                                           f"{image.shape[1]}x{image.shape[0]}; they must match")
         return mask
-
-    @staticmethod
-    def fraction(inputs: Inputs, name: str, default: float | None, low: float = 0.0, high: float = 1.0) -> float | None:
-        value = single_value(inputs, name)
-        return default if value is None else float_in(name, value, low, high)
 
     @staticmethod
     def scale(inputs: Inputs, name: str) -> float:

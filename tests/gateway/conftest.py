@@ -26,8 +26,9 @@ LONG_REQUEST = {"prompt": "a long walnut sideboard", "num_inference_steps": 150,
 
 
 @pytest.fixture(scope="session")
-def start_gateway(triton_server: TritonServer, tmp_path_factory: pytest.TempPathFactory):
-    """Starts gateway processes with GATEWAY_* settings (keyword names, lower case); all stopped at the end.
+def launch_gateway(triton_server: TritonServer, tmp_path_factory: pytest.TempPathFactory):
+    """Starts gateway processes with GATEWAY_* settings (keyword names, lower case); any still running are
+    stopped at the end of the session. Tests use `start_gateway`; module fixtures stop theirs themselves.
 
     `dotenv` is written to a `.env` file in the gateway's working directory before it starts.
     """
@@ -56,10 +57,25 @@ def start_gateway(triton_server: TritonServer, tmp_path_factory: pytest.TempPath
         gateway.stop()
 
 
+@pytest.fixture
+def start_gateway(launch_gateway: StartGateway):
+    """`launch_gateway` for one test: what it starts is stopped when the test ends. An idle gateway still
+    probes every model of its replicas twice a second, so gateways left running slow every later test."""
+    started: list[GatewayProcess] = []
+
+    def start(*args: object, **settings: object) -> GatewayProcess:
+        started.append(launch_gateway(*args, **settings))
+        return started[-1]
+
+    yield start
+    for gateway in started:
+        gateway.stop()
+
+
 @pytest.fixture(scope="session")
-def gateway(start_gateway: StartGateway) -> GatewayProcess:
+def gateway(launch_gateway: StartGateway) -> GatewayProcess:
     """The default gateway: no keys, no CORS, one replica (the session's tritonserver)."""
-    return start_gateway()
+    return launch_gateway()
 
 
 @pytest.fixture(scope="session")

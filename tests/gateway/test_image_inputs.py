@@ -3,7 +3,6 @@ ControlNet on every native route. Each answer is checked against the same model 
 
 from __future__ import annotations
 
-import base64
 
 import httpx
 import numpy as np

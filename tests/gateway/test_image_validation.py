@@ -121,8 +121,9 @@ def test_multipart_field_errors_name_the_field(gateway) -> None:
 
 
 @pytest.fixture(scope="module")
-def small_uploads(start_gateway):
-    return start_gateway(max_upload_bytes=40_000, max_upload_pixels=128 * 64)
+def small_uploads(launch_gateway):
+    with launch_gateway(max_upload_bytes=40_000, max_upload_pixels=128 * 64) as gateway:  # stopped when the module ends
+        yield gateway
 
 
 def test_oversized_upload_is_413(small_uploads) -> None:

@@ -35,9 +35,10 @@ def translation(triton_server) -> tuple[dict[str, str], str]:
 
 
 @pytest.fixture(scope="module")
-def jobs_gateway(start_gateway):
+def jobs_gateway(launch_gateway):
     """A gateway whose catalog file limit is small enough to test (CATALOG_* from its .env)."""
-    return start_gateway(dotenv="CATALOG_MAX_FILE_BYTES=20000\n")
+    with launch_gateway(dotenv="CATALOG_MAX_FILE_BYTES=20000\n") as gateway:  # stopped when the module ends
+        yield gateway
 
 
 def _post(gateway, data: bytes, fields: dict[str, str], name: str = "articles.csv") -> httpx.Response:

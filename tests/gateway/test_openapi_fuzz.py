@@ -69,8 +69,9 @@ class FuzzSummary:
 
 
 @pytest.fixture(scope="module")
-def small_gateway(start_gateway):
-    return start_gateway(**SMALL)
+def small_gateway(launch_gateway):
+    with launch_gateway(**SMALL) as gateway:  # stopped when the module ends
+        yield gateway
 
 
 def schemathesis_command(url: str, report: Path) -> list[str]:

@@ -16,10 +16,12 @@ ORIGIN = "https://shop.example"
 
 
 @pytest.fixture(scope="module")
-def secured(start_gateway, tmp_path_factory):
+def secured(launch_gateway, tmp_path_factory):
     keys_file = tmp_path_factory.mktemp("keys") / "keys.txt"
     keys_file.write_text(f"# gateway keys\n{FILE_KEY}\n")
-    return start_gateway(api_keys=ENV_KEY, api_keys_file=keys_file, cors_origins=ORIGIN, image_ttl_s=1)
+    settings = {"api_keys": ENV_KEY, "api_keys_file": keys_file, "cors_origins": ORIGIN, "image_ttl_s": 1}
+    with launch_gateway(**settings) as gateway:  # stopped when the module ends
+        yield gateway
 
 
 def _generate(gateway, **kwargs) -> httpx.Response:

@@ -40,13 +40,15 @@ Shoot = Callable[[object, str], Path]
 
 
 @pytest.fixture(scope="module")
-def web_gateway(start_gateway):
-    return start_gateway()
+def web_gateway(launch_gateway):
+    with launch_gateway() as gateway:  # stopped when the module ends
+        yield gateway
 
 
 @pytest.fixture(scope="module")
-def keyed_gateway(start_gateway):
-    return start_gateway(api_keys=API_KEY)
+def keyed_gateway(launch_gateway):
+    with launch_gateway(api_keys=API_KEY) as gateway:  # stopped when the module ends
+        yield gateway
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,9 @@ INTERMEDIATES = {"background-replace": {"mask", "depth"}, "restyle-room": {"mask
 
 
 @pytest.fixture(scope="module")
-def small_gateway(start_gateway):
-    return start_gateway(**SMALL)
+def small_gateway(launch_gateway):
+    with launch_gateway(**SMALL) as gateway:  # stopped when the module ends
+        yield gateway
 
 
 def _json(route: str, photo: np.ndarray | None = None, **fields) -> dict:
