@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from export.triton_config import read_config, write_config
+from serving.contracts import TXT2IMG_COMPONENTS
 from serving.pipeline_settings import default_settings
 
 from benchmarks.workloads import CONTROLNET_KIND, Workload
 
 log = logging.getLogger(__name__)
 
-TXT2IMG_COMPONENTS = ("text_encoder", "unet", "vae_decoder")
 WARMUP_FILE = "benchmark_warmup.json"
 
 

@@ -109,6 +109,8 @@ PROGRESS_OUTPUTS = (
 TXT2IMG = OrchestratorContract(
     "txt2img", "Text to image (StableDiffusionPipeline; with ControlNet inputs StableDiffusionControlNetPipeline).",
     TXT2IMG_INPUTS + CONTROLNET_INPUTS, GENERATION_OUTPUTS)
+# The component models a txt2img request without ControlNet calls (what a txt2img-only server loads).
+TXT2IMG_COMPONENTS = ("text_encoder", "unet", "vae_decoder")
 IMG2IMG = OrchestratorContract(
     "img2img", "Image to image (StableDiffusionImg2ImgPipeline; with ControlNet StableDiffusionControlNetImg2ImgPipeline).",
     TXT2IMG_INPUTS + (IMAGE_INPUT, _strength("0.8")) + CONTROLNET_INPUTS, GENERATION_OUTPUTS)

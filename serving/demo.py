@@ -13,6 +13,7 @@ from pathlib import Path
 from clients.cli import save_images
 from clients.triton_client import TritonTxt2ImgClient
 from export.cli import main as export_main
+from serving.contracts import TXT2IMG_COMPONENTS
 from serving.server import ServerPorts, TritonServer, load_only
 
 log = logging.getLogger("demo")
@@ -20,7 +21,7 @@ log = logging.getLogger("demo")
 # The demo's job is one txt2img image: the server loads txt2img and the components it calls, not the other
 # orchestrators of the repository (each a process importing torch and diffusers at start). `make serve`
 # serves the whole repository.
-DEMO_MODELS = ("txt2img", "text_encoder", "unet", "vae_decoder")
+DEMO_MODELS = ("txt2img", *TXT2IMG_COMPONENTS)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from export.cli import main as export_main
+from serving.contracts import TXT2IMG_COMPONENTS
 from serving.server import ServerPorts, TritonServer
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def perception_server(triton_server):
     return triton_server
 
 
-TXT2IMG_MODELS = ("txt2img", "txt2img_stream", "text_encoder", "unet", "vae_decoder")
+TXT2IMG_MODELS = ("txt2img", "txt2img_stream", *TXT2IMG_COMPONENTS)
 TXT2IMG_REPLICA_INSTANCES = 1
 
 
