@@ -19,11 +19,11 @@ import triton_python_backend_utils as pb_utils
 from serving.bls import bls_call
 from serving.contracts import GENERATION_CONTRACTS
 from serving.decoupled import DecoupledRunner, ResponseStream
-from serving.stub_exit import prepare_stub_exit
-from serving.triton_errors import to_triton_error
-from serving.translation.contracts import TRANSLATION_CONTRACTS
-from serving.triton_inputs import read_inputs
 from serving.stage_types import StepProgress
+from serving.stub_exit import prepare_stub_exit
+from serving.translation.contracts import TRANSLATION_CONTRACTS
+from serving.triton_errors import to_triton_error
+from serving.triton_inputs import read_inputs
 
 
 def progress_outputs(progress: StepProgress) -> dict[str, np.ndarray]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Mapping
 
 import numpy as np
 
 from serving.pipelines.errors import InvalidInputError
-from serving.tensor_values import single_value
 
 Inputs = Mapping[str, "np.ndarray | None"]
 
@@ -78,33 +76,3 @@ def parse_optional_text(inputs: Inputs, name: str, default: str) -> str:
         return default
     texts = parse_texts(inputs, name, max_count=1)
     return texts[0]
-
-
-def _scalar(inputs: Inputs, name: str) -> float | int | None:
-    """One number (dims [1]); FP32 as the decimal the client wrote, as every contract reads it (single_value)."""
-    value = single_value(inputs, name)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        raise InvalidInputError(name, f"must be one number (dims [1]), got {type(value).__name__}")
-    return value
-
-
-def parse_int(inputs: Inputs, name: str, default: int, low: int, high: int) -> int:
-    """An INT32 [1] within low..high (absent: default)."""
-    value = _scalar(inputs, name)
-    if value is None:
-        return default
-    if isinstance(value, float) and not value.is_integer():
-        raise InvalidInputError(name, f"must be an integer in {low}..{high}")
-    if not low <= value <= high:
-        raise InvalidInputError(name, f"{int(value)} is outside the allowed range {low}..{high}")
-    return int(value)
-
-
-def parse_fraction(inputs: Inputs, name: str, default: float) -> float:
-    """An FP32 [1] within 0..1 (absent: default)."""
-    value = _scalar(inputs, name)
-    if value is None:
-        return default
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise InvalidInputError(name, f"{value} is not a number in 0..1")
-    return float(value)

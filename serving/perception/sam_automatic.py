@@ -21,10 +21,11 @@ from serving.perception.contracts import (
     MAX_IMAGE_SIDE, SAM_CROPS_N_LAYERS, SAM_CROPS_NMS_THRESH, SAM_POINTS_PER_BATCH, SAM_POINTS_PER_CROP,
     SAM_PRED_IOU_THRESH, SAM_STABILITY_SCORE_THRESH,
 )
-from serving.perception.inputs import Inputs, parse_fraction, parse_image, parse_int
+from serving.perception.inputs import Inputs, parse_image
 from serving.perception.sam import SamPipeline
 from serving.perception.stages import load_image_processor, to_rgb
 from serving.stage_types import ComponentCaller
+from serving.tensor_values import fraction_in, int_in
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,12 @@ class MaskGenerationOptions:
     @classmethod
     def parse(cls, inputs: Inputs) -> "MaskGenerationOptions":
         return cls(
-            points_per_crop=parse_int(inputs, "points_per_crop", *SAM_POINTS_PER_CROP),
-            points_per_batch=parse_int(inputs, "points_per_batch", *SAM_POINTS_PER_BATCH),
-            pred_iou_thresh=parse_fraction(inputs, "pred_iou_thresh", SAM_PRED_IOU_THRESH),
-            stability_score_thresh=parse_fraction(inputs, "stability_score_thresh", SAM_STABILITY_SCORE_THRESH),
-            crops_nms_thresh=parse_fraction(inputs, "crops_nms_thresh", SAM_CROPS_NMS_THRESH),
-            crops_n_layers=parse_int(inputs, "crops_n_layers", *SAM_CROPS_N_LAYERS),
+            points_per_crop=int_in(inputs, "points_per_crop", *SAM_POINTS_PER_CROP),
+            points_per_batch=int_in(inputs, "points_per_batch", *SAM_POINTS_PER_BATCH),
+            pred_iou_thresh=fraction_in(inputs, "pred_iou_thresh", SAM_PRED_IOU_THRESH),
+            stability_score_thresh=fraction_in(inputs, "stability_score_thresh", SAM_STABILITY_SCORE_THRESH),
+            crops_nms_thresh=fraction_in(inputs, "crops_nms_thresh", SAM_CROPS_NMS_THRESH),
+            crops_n_layers=int_in(inputs, "crops_n_layers", *SAM_CROPS_N_LAYERS),
         )
 
 

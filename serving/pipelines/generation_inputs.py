@@ -15,7 +15,7 @@ import numpy as np
 from serving.contracts import OrchestratorContract
 from serving.pipeline_settings import PipelineSettings, VariantCatalog
 from serving.pipelines.errors import InvalidInputError
-from serving.tensor_values import decimal_of, single_value
+from serving.tensor_values import float_in, int_in, single_value
 from serving.schedulers import SCHEDULERS
 
 STEPS_RANGE = (1, 150)
@@ -77,31 +77,6 @@ def text_value(inputs: Inputs, name: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InvalidInputError(name, "must be a string (BYTES)")
     return value
-
-
-def int_in(inputs: Inputs, name: str, default: int, low: int, high: int) -> int:
-    value = single_value(inputs, name)
-    if value is None:
-        return default
-    if isinstance(value, float) and not value.is_integer():
-        raise InvalidInputError(name, f"must be an integer in [{low}, {high}]")
-    value = int(value)
-    if not low <= value <= high:
-        raise InvalidInputError(name, f"{value} is outside the allowed range [{low}, {high}]")
-    return value
-
-
-def float_in(name: str, value: object, low: float, high: float) -> float:
-    value = decimal_of(value) if isinstance(value, np.float32) else float(value)
-    if not math.isfinite(value) or not low <= value <= high:
-        raise InvalidInputError(name, f"{value} is not a finite number in [{low:g}, {high:g}]")
-    return value
-
-
-def fraction_in(inputs: Inputs, name: str, default: float | None, low: float = 0.0, high: float = 1.0) -> float | None:
-    """An optional number in [low, high] (strengths, thresholds); `default` when it is absent."""
-    value = single_value(inputs, name)
-    return default if value is None else float_in(name, value, low, high)
 
 
 def size_multiple(settings: PipelineSettings) -> int:

@@ -15,13 +15,13 @@ from typing import Callable, Mapping
 import numpy as np
 
 from serving.contracts import OrchestratorContract
-from serving.pipelines.errors import InvalidInputError
 from serving.perception.inputs import parse_texts
+from serving.pipelines.errors import InvalidInputError
+from serving.stage_types import ComponentCaller
 from serving.translation.contracts import MAX_BEAMS, MAX_TEXTS
 from serving.translation.search import beam_search, greedy_search
 from serving.translation.segments import join_translations, split_text
 from serving.translation.settings import TOKENIZER_DIR, TranslationSettings
-from serving.stage_types import ComponentCaller
 
 log = logging.getLogger(__name__)
 

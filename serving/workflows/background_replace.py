@@ -16,9 +16,9 @@ import numpy as np
 
 from serving.contracts import INPAINT
 from serving.pipelines.errors import UnprocessableInputError
+from serving.stage_types import ProgressCallback
 from serving.workflows.photo import composite, dilate, feather, gray_to_rgb
 from serving.workflows.stages import Inputs, PhotoWorkflow, StageReporter
-from serving.stage_types import ProgressCallback
 
 FOREGROUND_LEVEL = 128  # mask pixels at or above this are product (the inpaint mask binarises at the same level)
 

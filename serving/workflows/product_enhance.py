@@ -14,10 +14,10 @@ import numpy as np
 
 from serving.contracts import INPAINT, PRODUCT_ENHANCE
 from serving.pipelines.errors import UnprocessableInputError
-from serving.pipelines.generation_inputs import fraction_in
+from serving.stage_types import ProgressCallback
+from serving.tensor_values import fraction_in
 from serving.workflows.photo import composite, dilate, gray_to_rgb
 from serving.workflows.stages import Inputs, PhotoWorkflow, StageReporter
-from serving.stage_types import ProgressCallback
 
 REPAINT_LEVEL = 128  # the inpaint mask processor's binarisation threshold (0.5 of 255)
 

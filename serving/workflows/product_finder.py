@@ -17,8 +17,9 @@ import numpy as np
 from serving.contracts import MAX_FINDER_LABELS, OrchestratorContract
 from serving.perception.inputs import parse_texts
 from serving.pipelines.errors import InvalidInputError
-from serving.pipelines.generation_inputs import fraction_in, image_value, int_in, reject_unexpected
+from serving.pipelines.generation_inputs import image_value, reject_unexpected
 from serving.stage_types import ComponentCaller, ProgressCallback
+from serving.tensor_values import fraction_in, int_in
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import numpy as np
 from serving.contracts import IMG2IMG, INPAINT, TXT2IMG
 from serving.perception.ade20k import class_ids
 from serving.pipelines.errors import InvalidInputError, UnprocessableInputError
-from serving.pipelines.generation_inputs import fraction_in
+from serving.stage_types import ProgressCallback
+from serving.tensor_values import fraction_in
 from serving.workflows.photo import composite, gray_to_rgb
 from serving.workflows.stages import Inputs, PhotoWorkflow, StageReporter
-from serving.stage_types import ProgressCallback
 
 
 def keep_class_names(inputs: Inputs) -> list[str]:

@@ -16,9 +16,7 @@ from serving.pipelines.generation_inputs import (
     STEPS_RANGE,
     CONDITIONING_SCALE_RANGE,
     GenerationParams,
-    float_in,
     image_value,
-    int_in,
     reject_unexpected,
     single_value,
     size_multiple,
@@ -26,8 +24,9 @@ from serving.pipelines.generation_inputs import (
 )
 from serving.pipelines.generation_runner import GenerationRunner
 from serving.pipeline_settings import PipelineSettings
-from serving.workflows.photo import fit_size, resize
 from serving.stage_types import ComponentCaller, ProgressCallback, StepProgress
+from serving.tensor_values import float_in, int_in
+from serving.workflows.photo import fit_size, resize
 
 Inputs = Mapping[str, "np.ndarray | None"]
 # The inputs a workflow passes through to the generation unchanged (checked there, errors name them).
