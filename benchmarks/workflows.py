@@ -4,7 +4,7 @@
     python -m benchmarks.workflows --preset tiny             # ~5 min on 2 cores
     python -m benchmarks.workflows --preset sd15 --workflows background_replace
 
-The by-hand side is the parity tests' reference (tests/serving/workflow_reference.py), so the benchmark
+The by-hand side is the parity tests' reference (benchmarks/references/workflows.py), so the benchmark
 times exactly what the tests prove equal. Served and by-hand runs alternate request by request, so a
 change in machine load hits both; with --in-turn (sd15, where both sides together exceed this machine's
 memory) every served request runs first, then the by-hand side with the server stopped. The stage
@@ -102,8 +102,8 @@ def weights(preset: str, workdir: Path, controlnets: list[str]) -> dict[str, Any
 
 def cases(preset: str, steps: int, multiple: int) -> dict[str, tuple[dict[str, Any], Callable[[dict[str, Any]], Any]]]:
     """workflow -> (served inputs, the by-hand call given the weights), on a 4:3 photo fitted to the preset's size."""
-    from tests.serving import workflow_reference as by_hand
-    from tests.serving.conditioned_reference import box_mask, photo
+    from benchmarks.references import workflows as by_hand
+    from benchmarks.references.conditioned import box_mask, photo
 
     side = SIZES[preset]
     image = photo(side * 3 // 4 * 2, side * 2, seed=4)  # larger than max_side: fitted as users' photos are

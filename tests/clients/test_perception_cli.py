@@ -11,7 +11,7 @@ from PIL import Image
 
 from clients.cli import main
 from clients.perception_client import PerceptionClient
-from tests.serving.perception_reference import photo
+from benchmarks.references.perception import photo
 
 
 @pytest.fixture(scope="module")

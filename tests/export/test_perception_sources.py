@@ -11,7 +11,7 @@ import torch
 
 from export.cli import main as export_main
 from export.perception.sources import FAMILIES, load_perception_source
-from tests.serving.perception_reference import photo
+from benchmarks.references.perception import photo
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

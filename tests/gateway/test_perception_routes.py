@@ -14,7 +14,7 @@ from PIL import Image
 from clients.perception_client import PerceptionClient
 from gateway.launcher import GatewayProcess
 from serving.server import free_port
-from tests.serving.perception_reference import photo
+from benchmarks.references.perception import photo
 
 IMAGE = photo(48, 64, seed=3)
 

@@ -10,7 +10,7 @@ import pytest
 
 from clients.perception_client import PerceptionClient
 from export.perception.sources import clip_tiny
-from tests.serving.perception_reference import photo, torchmetrics_clip_scores, zero_shot_probs
+from benchmarks.references.perception import photo, torchmetrics_clip_scores, zero_shot_probs
 
 log = logging.getLogger(__name__)
 

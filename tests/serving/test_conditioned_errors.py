@@ -10,7 +10,7 @@ import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
 from clients.triton_client import TritonGenerationClient, TritonInferenceError
-from tests.serving.conditioned_reference import box_mask, photo
+from benchmarks.references.conditioned import box_mask, photo
 
 PHOTO = photo(64, 96)
 MASK = box_mask(64, 96)

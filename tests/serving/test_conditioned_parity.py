@@ -15,7 +15,7 @@ from clients.triton_client import TritonGenerationClient
 from export.sources import preset_controlnet, tiny_source
 from tests.conftest import LORA_SCALE
 from tests.lora_files import fuse_lora_reference
-from tests.serving.conditioned_reference import box_mask, photo, reference_images
+from benchmarks.references.conditioned import box_mask, photo, reference_images
 from tests.serving.reference import max_pixel_difference
 
 log = logging.getLogger(__name__)

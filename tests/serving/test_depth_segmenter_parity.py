@@ -11,7 +11,7 @@ import pytest
 from clients.perception_client import PerceptionClient
 from export.perception.sources import depth_tiny, segmenter_tiny
 from serving.perception.ade20k import ADE20K_PALETTE
-from tests.serving.perception_reference import depth_pipeline, photo, segmentation_labels
+from benchmarks.references.perception import depth_pipeline, photo, segmentation_labels
 
 log = logging.getLogger(__name__)
 

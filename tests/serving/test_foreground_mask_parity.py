@@ -11,7 +11,7 @@ import pytest
 
 from clients.perception_client import PerceptionClient
 from export.perception.foreground import REMBG_SESSIONS, ForegroundNetDescriptor, build_tiny_onnx
-from tests.serving.perception_reference import photo
+from benchmarks.references.perception import photo
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from clients.triton_client import TritonGenerationClient
-from tests.serving.conditioned_reference import photo
+from benchmarks.references.conditioned import photo
 from tests.serving.model_statistics import settled_counts
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import tritonclient.grpc as grpcclient
 
 from clients.perception_client import PerceptionClient
 from clients.triton_client import TritonInferenceError
-from tests.serving.perception_reference import photo
+from benchmarks.references.perception import photo
 
 GOOD = photo(16, 16, seed=0)
 LONG = " ".join(["walnut"] * 90)

@@ -22,7 +22,7 @@ from export.descriptors.perception import SamImageEncoderDescriptor, SamMaskDeco
 from export.perception.sources import sam_tiny
 from serving.perception.sam_automatic import SamAutomaticPipeline
 from serving.perception.stages import IMAGE_PROCESSOR_DIR
-from tests.serving.perception_reference import photo
+from benchmarks.references.perception import photo
 
 log = logging.getLogger(__name__)
 

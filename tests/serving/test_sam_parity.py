@@ -12,7 +12,7 @@ from PIL import Image
 
 from clients.perception_client import PerceptionClient
 from export.perception.sources import sam_tiny
-from tests.serving.perception_reference import photo
+from benchmarks.references.perception import photo
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from export.sources import preset_controlnet, tiny_source
 from serving.perception.ade20k import ADE20K_CLASSES
 from serving.pipeline_settings import default_settings
 from serving.pipelines.generation_inputs import size_multiple
-from tests.serving import workflow_reference as by_hand
-from tests.serving.conditioned_reference import box_mask, photo
+from benchmarks.references import workflows as by_hand
+from benchmarks.references.conditioned import box_mask, photo
 from tests.serving.reference import max_pixel_difference
 
 log = logging.getLogger(__name__)

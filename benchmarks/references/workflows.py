@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter
 
-from tests.serving.conditioned_reference import reference_images
-from tests.serving.perception_reference import depth_pipeline, segmentation_labels
+from benchmarks.references.conditioned import reference_images
+from benchmarks.references.perception import depth_pipeline, segmentation_labels
 
 
 def fit(image: np.ndarray, max_side: int, multiple: int) -> np.ndarray:
