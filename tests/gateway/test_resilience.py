@@ -2,7 +2,7 @@
 (streaming and not), all replicas down, recovery, per-request timeouts, a component model unloaded through
 Triton's model control, an unwritable url image store, slow request bodies, and a soak.
 
-Test order matters for the suite's time: every start of the second replica costs ~35 s on 2 cores. The tests
+Test order matters for the suite's time: every start of the second replica costs ~10 s on 2 cores. The tests
 that need it running but leave it up come first; the ones that kill it come last, so it starts three times
 (the first test, the recovery test's own restart, the last test), not four, and is already down at teardown.
 """
