@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
-    logs = Path(tempfile.mkdtemp(prefix="burst-"))
+    logs = Path(tempfile.mkdtemp(prefix="burst-"))  # kept: the server's and the gateway's logs of the burst
+    log.info("tritonserver and gateway logs in %s", logs)
     settings = dict(item.split("=", 1) for item in args.set)
     with TritonServer(args.repository, ServerPorts.free(), log_file=logs / "triton.log") as server:
         env = {"GATEWAY_REPLICAS": server.grpc_url, "GATEWAY_IMAGE_DIR": str(logs / "images"),

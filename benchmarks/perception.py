@@ -197,7 +197,7 @@ def run_model(model: str, preset: str, requests: int, workdir: Path, overrides: 
     export_perception([model], {family: choice}, repository, "onnxruntime", instance_count=4)
     export_s = time.perf_counter() - started
     if family == "foreground":
-        source: Any = foreground_source(choice)
+        source: Any = foreground_source(choice, build_dir=workdir)
         native, onnx_file = REMBG_SESSIONS[source.session.name].size, source.onnx_file
     else:
         source = load_perception_source(family, choice)

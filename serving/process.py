@@ -73,9 +73,10 @@ class ManagedProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
+                code = self._process.returncode
+                self.stop()  # tidies up after it (after_exit)
                 raise RuntimeError(
-                    f"{self.service_name} exited with code {self._process.returncode} during start-up; "
-                    f"last log lines:\n{self.tail_log()}"
+                    f"{self.service_name} exited with code {code} during start-up; last log lines:\n{self.tail_log()}"
                 )
             if self.is_ready():
                 log.info("%s ready (pid %d)", self.service_name, self.pid)
@@ -91,25 +92,34 @@ class ManagedProcess:
             return "(no log)"
 
     def stop(self, timeout_s: float | None = None) -> None:
+        """SIGTERM, then SIGKILL after `timeout_s`; also tidies up after a service that had already exited."""
         timeout_s = self.stop_timeout_s if timeout_s is None else timeout_s
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        log.info("stopping %s (pid %d)", self.service_name, process.pid)
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            log.warning("%s did not stop in %.0f s; killing it", self.service_name, timeout_s)
-            process.kill()
-            process.wait()
+        if process.poll() is None:
+            log.info("stopping %s (pid %d)", self.service_name, process.pid)
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in %.0f s; killing it", self.service_name, timeout_s)
+                process.kill()
+                process.wait()
+        self.after_exit()
 
     def kill(self) -> None:
         """Kills the service and its children at once (simulates a crash)."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
+        if process is None:
+            return
+        if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        self.after_exit()
+
+    def after_exit(self) -> None:
+        """Removes what the service leaves behind when it did not shut down cleanly (nothing by default)."""
 
     def __enter__(self):
         return self.start() if self._process is None else self

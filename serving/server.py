@@ -10,6 +10,7 @@ import socket
 import subprocess
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 # CUDA memory pool (64 MB by default: a few concurrent SD1.5 steps' hidden states and latents). 1 GiB covers
 # 16 concurrent requests with room to spare.
 CUDA_POOL_ARGS = ("--cuda-memory-pool-byte-size=0:1073741824",)
+# Where the Python backend keeps each stub's shared-memory region (named <prefix><id>).
+SHM_DIR = Path("/dev/shm")
 
 
 def uses_gpu(model_repository: Path) -> bool:
@@ -66,6 +69,8 @@ class TritonServer(ManagedProcess):
     log_file: Path = Path("logs/tritonserver.log")
     host: str = "127.0.0.1"
     extra_args: tuple[str, ...] = ()
+    # One prefix per server (kept across restarts), so what a killed server's stubs left in /dev/shm is known.
+    shm_prefix: str = field(default_factory=lambda: f"triton_python_backend_shm_region_{uuid.uuid4().hex[:12]}_")
     _process: subprocess.Popen | None = field(default=None, init=False, repr=False)
 
     @property
@@ -95,6 +100,7 @@ class TritonServer(ManagedProcess):
             # backend starts one extra stub per model just to ask model.py for its config, and that stub imports
             # everything model.py imports (torch and diffusers for an orchestrator: ~7 s of CPU each).
             "--disable-auto-complete-config",
+            f"--backend-config=python,shm-region-prefix-name={self.shm_prefix}",
             *(CUDA_POOL_ARGS if uses_gpu(self.model_repository) else ()),
             *self.extra_args,
         ]
@@ -108,6 +114,15 @@ class TritonServer(ManagedProcess):
         log.info("starting tritonserver on %s (grpc %d, http %d), log %s",
                  self.host, self.ports.grpc, self.ports.http, self.log_file)
         return super().start(timeout_s)
+
+    def after_exit(self) -> None:
+        """A killed or crashed tritonserver leaves its Python stubs' shared-memory regions in /dev/shm (RAM): 1 MiB
+        each at first, grown to the largest tensors a stub passed. A clean stop removes them itself."""
+        leftovers = sorted(SHM_DIR.glob(f"{self.shm_prefix}*"))
+        for region in leftovers:
+            region.unlink(missing_ok=True)
+        if leftovers:
+            log.warning("removed %d shared-memory regions tritonserver left in %s", len(leftovers), SHM_DIR)
 
     def is_ready(self) -> bool:
         try:

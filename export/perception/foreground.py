@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,11 +165,14 @@ class ForegroundSource:
     session: RembgSession
 
 
-def foreground_source(choice: str, session: str | None = None) -> ForegroundSource:
-    """`tiny`: the network built here (written to a temporary file); else the path of a rembg ONNX file."""
+def foreground_source(choice: str, session: str | None = None, build_dir: Path | None = None) -> ForegroundSource:
+    """`tiny`: the network built here, written into `build_dir` (the caller's scratch directory, which it removes);
+    else the path of a rembg ONNX file."""
     if choice == "tiny":
+        if build_dir is None:
+            raise ValueError("the tiny foreground network is built into a file: pass build_dir")
         kind = session or "u2net_custom"
-        path = build_tiny_onnx(Path(tempfile.mkdtemp(prefix="foreground-")) / "tiny_u2net.onnx", kind)
+        path = build_tiny_onnx(build_dir / "tiny_u2net.onnx", kind)
         return ForegroundSource("tiny", path, REMBG_SESSIONS[kind])
     path = Path(choice)
     if not path.is_file():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 from pathlib import Path
 
 from google.protobuf import text_format
@@ -97,24 +98,25 @@ def export_perception(models: list[str], choices: dict[str, str], repository: Pa
     ))
     contracts = [CONTRACTS[model] for model in models if model in CONTRACTS]
     sources: dict[str, PerceptionSource] = {}
-
-    def source_of(family: str) -> PerceptionSource | ForegroundSource:
-        if family not in sources:
-            if family == "foreground":
-                location, _, session = choices[family].partition(":")
-                sources[family] = foreground_source(location, session or None)
-            else:
-                sources[family] = load_perception_source(family, choices[family])
-        return sources[family]
-
     reports = []
-    for network in networks:
-        source = source_of(NETWORK_FAMILY[network])
-        if isinstance(source, ForegroundSource):  # served from the ONNX file itself, on onnxruntime
-            reports.append(install_foreground_network(source.onnx_file, source.session, repository))
-            continue
-        reports.append(export_component(source, network, repository, runtime, BatchingOptions()))
-    for contract in contracts:
-        write_orchestrator(contract, source_of(CONTRACT_FAMILY[contract.name]), repository, instance_count)
-        log.info("wrote orchestrator %s", contract.name)
+    with tempfile.TemporaryDirectory(prefix="perception-export-") as scratch:  # the tiny foreground ONNX file
+
+        def source_of(family: str) -> PerceptionSource | ForegroundSource:
+            if family not in sources:
+                if family == "foreground":
+                    location, _, session = choices[family].partition(":")
+                    sources[family] = foreground_source(location, session or None, Path(scratch))
+                else:
+                    sources[family] = load_perception_source(family, choices[family])
+            return sources[family]
+
+        for network in networks:
+            source = source_of(NETWORK_FAMILY[network])
+            if isinstance(source, ForegroundSource):  # served from the ONNX file itself, on onnxruntime
+                reports.append(install_foreground_network(source.onnx_file, source.session, repository))
+                continue
+            reports.append(export_component(source, network, repository, runtime, BatchingOptions()))
+        for contract in contracts:
+            write_orchestrator(contract, source_of(CONTRACT_FAMILY[contract.name]), repository, instance_count)
+            log.info("wrote orchestrator %s", contract.name)
     return reports

@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from serving.server import ServerPorts, TritonServer
+from serving.server import SHM_DIR, ServerPorts, TritonServer
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,18 @@ def test_serving_command_stops_cleanly_on_sigterm(small_repository, tmp_path):
     assert "stopped" in output
     with pytest.raises(OSError):
         urllib.request.urlopen(url, timeout=1)
+
+
+def test_a_killed_server_leaves_no_shared_memory_behind(small_repository, tmp_path):
+    """SIGKILL gives the stubs no chance to unlink their regions; the launcher removes them (they are RAM)."""
+    server = TritonServer(small_repository, ServerPorts.free(), log_file=tmp_path / "log")
+    with server:
+        assert list(SHM_DIR.glob(f"{server.shm_prefix}*")), "the stub's region is not under the server's prefix"
+        server.kill()
+    assert list(SHM_DIR.glob(f"{server.shm_prefix}*")) == []
+    with server:  # same prefix after a restart; a clean stop leaves nothing either
+        assert list(SHM_DIR.glob(f"{server.shm_prefix}*"))
+    assert list(SHM_DIR.glob(f"{server.shm_prefix}*")) == []
 
 
 def test_server_stops_when_its_launcher_is_killed(small_repository, tmp_path):
