@@ -12,6 +12,7 @@ import numpy as np
 from serving.pipelines.errors import InvalidInputError
 
 Inputs = Mapping[str, "np.ndarray | None"]
+UNIT_RANGE = (0.0, 1.0)  # strengths and thresholds
 
 
 def single_value(inputs: Inputs, name: str) -> object | None:
@@ -64,7 +65,7 @@ def float_in(name: str, value: object, low: float, high: float) -> float:
     return value
 
 
-def fraction_in(inputs: Inputs, name: str, default: float | None, low: float = 0.0, high: float = 1.0) -> float | None:
-    """An optional number in [low, high] (strengths, thresholds); `default` when it is absent."""
+def optional_float_in(inputs: Inputs, name: str, default: float | None, low: float, high: float) -> float | None:
+    """An optional number in [low, high] (guidance, strengths, scales, thresholds); `default` when it is absent."""
     value = number_value(inputs, name)
     return default if value is None else float_in(name, value, low, high)

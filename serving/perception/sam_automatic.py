@@ -25,7 +25,7 @@ from serving.perception.inputs import Inputs, parse_image
 from serving.perception.sam import SamPipeline
 from serving.perception.stages import load_image_processor, to_rgb
 from serving.stage_types import ComponentCaller
-from serving.tensor_values import fraction_in, int_in
+from serving.tensor_values import UNIT_RANGE, int_in, optional_float_in
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,10 @@ class MaskGenerationOptions:
         return cls(
             points_per_crop=int_in(inputs, "points_per_crop", *SAM_POINTS_PER_CROP),
             points_per_batch=int_in(inputs, "points_per_batch", *SAM_POINTS_PER_BATCH),
-            pred_iou_thresh=fraction_in(inputs, "pred_iou_thresh", SAM_PRED_IOU_THRESH),
-            stability_score_thresh=fraction_in(inputs, "stability_score_thresh", SAM_STABILITY_SCORE_THRESH),
-            crops_nms_thresh=fraction_in(inputs, "crops_nms_thresh", SAM_CROPS_NMS_THRESH),
+            pred_iou_thresh=optional_float_in(inputs, "pred_iou_thresh", SAM_PRED_IOU_THRESH, *UNIT_RANGE),
+            stability_score_thresh=optional_float_in(inputs, "stability_score_thresh", SAM_STABILITY_SCORE_THRESH,
+                                                     *UNIT_RANGE),
+            crops_nms_thresh=optional_float_in(inputs, "crops_nms_thresh", SAM_CROPS_NMS_THRESH, *UNIT_RANGE),
             crops_n_layers=int_in(inputs, "crops_n_layers", *SAM_CROPS_N_LAYERS),
         )
 

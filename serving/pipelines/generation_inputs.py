@@ -15,7 +15,7 @@ import numpy as np
 from serving.contracts import OrchestratorContract
 from serving.pipeline_settings import PipelineSettings, VariantCatalog
 from serving.pipelines.errors import InvalidInputError
-from serving.tensor_values import float_in, int_in, single_value
+from serving.tensor_values import UNIT_RANGE, float_in, int_in, optional_float_in, single_value
 from serving.schedulers import SCHEDULERS
 
 STEPS_RANGE = (1, 150)
@@ -208,8 +208,7 @@ def parse_generation_inputs(inputs: Inputs, contract: OrchestratorContract, cata
     if model not in settings_of:
         raise InvalidInputError("model", f"unknown model variant {model!r}; available: {', '.join(catalog.variants)}")
     settings = settings_of[model]
-    guidance = single_value(inputs, "guidance_scale")
-    guidance = DEFAULT_GUIDANCE if guidance is None else float_in("guidance_scale", guidance, *GUIDANCE_RANGE)
+    guidance = optional_float_in(inputs, "guidance_scale", DEFAULT_GUIDANCE, *GUIDANCE_RANGE)
     scheduler = text_value(inputs, "scheduler") or DEFAULT_SCHEDULER
     if scheduler not in SCHEDULERS:
         raise InvalidInputError("scheduler", f"unknown scheduler {scheduler!r}; allowed: {', '.join(SCHEDULERS)}")
@@ -230,8 +229,7 @@ def parse_generation_inputs(inputs: Inputs, contract: OrchestratorContract, cata
                                                   f"{image.shape[1]}x{image.shape[0]}; they must match")
     strength = 1.0
     if "strength" in contract.input_names:
-        value = single_value(inputs, "strength")
-        strength = float(contract.input("strength").default) if value is None else float_in("strength", value, 0.0, 1.0)
+        strength = optional_float_in(inputs, "strength", float(contract.input("strength").default), *UNIT_RANGE)
         if min(int(steps * strength), steps) < 1:
             raise InvalidInputError("strength", f"{strength:g} x {steps} steps leaves no denoising step; raise "
                                                 "strength or num_inference_steps")

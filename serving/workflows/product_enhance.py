@@ -15,7 +15,7 @@ import numpy as np
 from serving.contracts import INPAINT, PRODUCT_ENHANCE
 from serving.pipelines.errors import UnprocessableInputError
 from serving.stage_types import ProgressCallback
-from serving.tensor_values import fraction_in
+from serving.tensor_values import UNIT_RANGE, optional_float_in
 from serving.workflows.photo import composite, dilate, gray_to_rgb
 from serving.workflows.stages import Inputs, PhotoWorkflow, StageReporter
 
@@ -31,7 +31,7 @@ class ProductEnhance(PhotoWorkflow):
         mask = self.mask(inputs, "mask_image", photo, required=True)
         settings = self.settings(inputs)
         size = self.target_size(inputs, photo, settings)
-        strength = fraction_in(inputs, "strength", float(PRODUCT_ENHANCE.input("strength").default))
+        strength = optional_float_in(inputs, "strength", float(PRODUCT_ENHANCE.input("strength").default), *UNIT_RANGE)
         scale = self.scale(inputs, "controlnet_conditioning_scale")
         dilation = self.pixels(inputs, "mask_dilation", int(PRODUCT_ENHANCE.input("mask_dilation").default))
         reporter = StageReporter(on_step, self.steps(inputs))

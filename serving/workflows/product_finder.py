@@ -19,7 +19,7 @@ from serving.perception.inputs import parse_texts
 from serving.pipelines.errors import InvalidInputError
 from serving.pipelines.generation_inputs import image_value, reject_unexpected
 from serving.stage_types import ComponentCaller, ProgressCallback
-from serving.tensor_values import fraction_in, int_in
+from serving.tensor_values import UNIT_RANGE, int_in, optional_float_in
 
 log = logging.getLogger(__name__)
 
@@ -108,4 +108,4 @@ class ProductFinder:
         }
 
     def _fraction(self, inputs: Inputs, name: str) -> float:
-        return fraction_in(inputs, name, float(self.contract.input(name).default))
+        return optional_float_in(inputs, name, float(self.contract.input(name).default), *UNIT_RANGE)

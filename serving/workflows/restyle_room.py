@@ -16,7 +16,7 @@ from serving.contracts import IMG2IMG, INPAINT, TXT2IMG
 from serving.perception.ade20k import class_ids
 from serving.pipelines.errors import InvalidInputError, UnprocessableInputError
 from serving.stage_types import ProgressCallback
-from serving.tensor_values import fraction_in
+from serving.tensor_values import UNIT_RANGE, optional_float_in
 from serving.workflows.photo import composite, gray_to_rgb
 from serving.workflows.stages import Inputs, PhotoWorkflow, StageReporter
 
@@ -42,7 +42,7 @@ class RestyleRoom(PhotoWorkflow):
         photo = self.photo(inputs)
         settings = self.settings(inputs)
         size = self.target_size(inputs, photo, settings)
-        strength = fraction_in(inputs, "strength", None)
+        strength = optional_float_in(inputs, "strength", None, *UNIT_RANGE)
         scales = [self.scale(inputs, "depth_scale"), self.scale(inputs, "seg_scale")]
         try:
             keep_ids = class_ids(keep_class_names(inputs))

@@ -18,14 +18,13 @@ from serving.pipelines.generation_inputs import (
     GenerationParams,
     image_value,
     reject_unexpected,
-    single_value,
     size_multiple,
     text_value,
 )
 from serving.pipelines.generation_runner import GenerationRunner
 from serving.pipeline_settings import PipelineSettings
 from serving.stage_types import ComponentCaller, ProgressCallback, StepProgress
-from serving.tensor_values import float_in, int_in
+from serving.tensor_values import int_in, optional_float_in
 from serving.workflows.photo import fit_size, resize
 
 Inputs = Mapping[str, "np.ndarray | None"]
@@ -92,8 +91,7 @@ class PhotoWorkflow:
 
     @staticmethod
     def scale(inputs: Inputs, name: str) -> float:
-        value = single_value(inputs, name)
-        return 1.0 if value is None else float_in(name, value, *CONDITIONING_SCALE_RANGE)
+        return optional_float_in(inputs, name, 1.0, *CONDITIONING_SCALE_RANGE)
 
     @staticmethod
     def pixels(inputs: Inputs, name: str, default: int) -> int:

@@ -6,20 +6,20 @@ import numpy as np
 import pytest
 
 from serving.pipelines.errors import InvalidInputError
-from serving.tensor_values import float_in, fraction_in, int_in, number_value, single_value
+from serving.tensor_values import UNIT_RANGE, float_in, int_in, number_value, optional_float_in, single_value
 
 
 def test_absent_inputs_take_the_default() -> None:
     assert int_in({}, "steps", 30, 1, 150) == 30
     assert int_in({"steps": None}, "steps", 30, 1, 150) == 30
-    assert fraction_in({}, "strength", None) is None
-    assert fraction_in({}, "strength", 0.8) == 0.8
+    assert optional_float_in({}, "strength", None, *UNIT_RANGE) is None
+    assert optional_float_in({}, "strength", 0.8, *UNIT_RANGE) == 0.8
 
 
 def test_fp32_values_are_the_decimal_the_client_wrote() -> None:
     value = np.array([0.7], np.float32)
     assert single_value({"strength": value}, "strength") == 0.7  # not 0.699999988
-    assert fraction_in({"strength": value}, "strength", None) == 0.7
+    assert optional_float_in({"strength": value}, "strength", None, *UNIT_RANGE) == 0.7
     assert float_in("guidance_scale", np.float32(7.5), 0, 30) == 7.5
 
 
@@ -40,7 +40,7 @@ def test_int_errors_name_the_input_and_the_range(inputs: dict, message: str) -> 
 @pytest.mark.parametrize("bad", [1.5, -0.1, float("nan"), float("inf")])
 def test_fractions_outside_zero_to_one_are_refused(bad: float) -> None:
     with pytest.raises(InvalidInputError, match=r"is not a finite number in \[0, 1\]"):
-        fraction_in({"t": np.array([bad], np.float32)}, "t", 0.5)
+        optional_float_in({"t": np.array([bad], np.float32)}, "t", 0.5, *UNIT_RANGE)
 
 
 def test_integers_read_as_numbers() -> None:
